@@ -263,7 +263,7 @@ zgc_assemble() {
     _tmp=$2/.pyzgc-assemble.$$
     rm -rf "$_tmp"
     trap 'rm -rf "$_tmp"' EXIT INT TERM
-    zgc_note "assembling upstream $PIN_VERSION + patches in $_tree"
+    zgc_note "assembling upstream $PIN_VERSION + patches"
     zgc_extract "$3" "$_tmp" ||
         zgc_die "cannot unpack $3 (is xz installed?)"
     zgc_apply_patches "$_src" "$_tmp" ||
@@ -279,6 +279,7 @@ zgc_assemble() {
         trap - EXIT INT TERM
         return 0
     fi
+    zgc_note "re-syncing $_tree with the repo"
     zgc_resync "$_src" "$_tree" "$_tmp" || exit 1
     echo "$3" > "$_tree/.pyzgc/tarball"
     echo "$_src" > "$_tree/.pyzgc/srcdir"
@@ -311,7 +312,7 @@ zgc_resync() {
     done < "$_man"
     if [ -n "$_unsaved" ]; then
         zgc_note "edited in $2 but not saved:$_unsaved"
-        zgc_note "save them (Tools/zgc/save-edits $2) or remove $2, then re-run"
+        zgc_note "save them (Tools/zgc/save-edits --tree $2) or remove $2, then re-run"
         return 1
     fi
     # Patched files, old and new.
