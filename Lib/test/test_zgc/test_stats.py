@@ -1,0 +1,81 @@
+"""What pyzgc reports about each collection in gc.callbacks' "stop" info."""
+import gc
+import sysconfig
+import unittest
+import weakref
+
+ZGC = sysconfig.get_config_var("Py_ZGC") == 1
+
+NEW_KEYS = {"kind": str, "duration": float, "pause_count": int,
+            "pause_total": float, "pause_max": float, "visited": int,
+            "candidates": int}
+
+
+class Node:
+    pass
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class CallbackInfoTests(unittest.TestCase):
+
+    def collect(self, generation):
+        infos = []
+
+        def cb(phase, info):
+            infos.append((phase, dict(info)))
+
+        gc.callbacks.append(cb)
+        try:
+            gc.collect(generation)
+        finally:
+            gc.callbacks.remove(cb)
+        self.assertEqual([phase for phase, _ in infos], ["start", "stop"])
+        return infos[0][1], infos[1][1]
+
+    def check_stop_info(self, info):
+        for key, typ in NEW_KEYS.items():
+            self.assertIsInstance(info[key], typ, key)
+        for key in ("generation", "collected", "uncollectable"):
+            self.assertIsInstance(info[key], int, key)
+        self.assertGreaterEqual(info["pause_count"], 1)
+        self.assertGreater(info["pause_max"], 0.0)
+        self.assertLessEqual(info["pause_max"], info["pause_total"])
+        self.assertLessEqual(info["pause_total"], info["duration"])
+        self.assertGreaterEqual(info["visited"], info["candidates"])
+        self.assertGreaterEqual(info["candidates"], info["collected"])
+
+    def test_young_stop_info(self):
+        gc.collect()
+        a = Node()
+        b = Node()
+        a.b, b.a = b, a
+        del a, b
+        start, stop = self.collect(0)
+        self.assertEqual(start, {"generation": 0, "collected": 0,
+                                 "uncollectable": 0})
+        self.check_stop_info(stop)
+        self.assertEqual(stop["kind"], "young")
+        self.assertEqual(stop["generation"], 0)
+        self.assertEqual(stop["collected"], 2)
+        self.assertGreaterEqual(stop["candidates"], 2)
+
+    def test_full_stop_info(self):
+        start, stop = self.collect(2)
+        self.check_stop_info(stop)
+        self.assertEqual(stop["kind"], "full")
+        self.assertEqual(stop["generation"], 2)
+        # A full collection stops the world twice (find, then resurrection
+        # check) and looks at every object of the GC heaps.
+        self.assertEqual(stop["pause_count"], 2)
+        self.assertGreater(stop["visited"], 1000)
+
+    def test_young_visits_young_set_only(self):
+        keep = [Node() for _ in range(20_000)]
+        gc.collect()                     # keep is old now
+        _, stop = self.collect(0)
+        self.assertLess(stop["visited"], 1000)
+        del keep
+
+
+if __name__ == "__main__":
+    unittest.main()

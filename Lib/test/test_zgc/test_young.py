@@ -1,0 +1,285 @@
+"""Young collections of pyzgc: gc.collect(0) looks only at the objects
+tracked since the last collection (InternalDocs/zgc.md)."""
+import gc
+import os
+import sys
+import sysconfig
+import threading
+import unittest
+import weakref
+from test import support
+from test.support import threading_helper
+
+ZGC = sysconfig.get_config_var("Py_ZGC") == 1
+
+
+class Node:
+    def __init__(self, other=None):
+        self.other = other
+
+
+class Finalized(Node):
+    deleted = 0
+
+    def __del__(self):
+        type(self).deleted += 1
+
+
+def make_cycle(cls=Node):
+    a = cls()
+    b = cls(a)
+    a.other = b
+    return weakref.ref(a), weakref.ref(b)
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class YoungCollectionTests(unittest.TestCase):
+
+    def setUp(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+        gc.collect()
+
+    def tearDown(self):
+        gc.collect()
+        if self.enabled:
+            gc.enable()
+
+    def test_young_cycle_collected(self):
+        wa, wb = make_cycle()
+        self.assertIsNotNone(wa())
+        self.assertEqual(gc.collect(0), 2)
+        self.assertIsNone(wa())
+        self.assertIsNone(wb())
+
+    def test_young_referenced_from_old_survives(self):
+        holder = []
+        gc.collect()                    # holder is old now
+        a = Node()
+        a.other = a
+        holder.append(a)
+        wa = weakref.ref(a)
+        del a
+        self.assertEqual(gc.collect(0), 0)
+        self.assertIsNotNone(wa())
+        self.assertIs(holder[0], wa())
+
+    def test_survivors_are_promoted(self):
+        a = Node()
+        a.other = a
+        wa = weakref.ref(a)
+        gc.collect(0)                   # a survives: referenced by a local
+        del a
+        # a is old now: young collections no longer look at it ...
+        self.assertEqual(gc.collect(0), 0)
+        self.assertIsNotNone(wa())
+        # ... a full collection does.
+        self.assertEqual(gc.collect(), 1)
+        self.assertIsNone(wa())
+
+    def test_full_collection_empties_the_young_set(self):
+        wa, wb = make_cycle()
+        self.assertEqual(gc.collect(1), 2)   # 1 is a full collection too
+        self.assertIsNone(wa())
+        self.assertEqual(gc.collect(0), 0)
+
+    def test_young_garbage_referencing_old_objects(self):
+        old = Node()
+        gc.collect()
+        wa, wb = make_cycle()
+        wa().payload = old
+        self.assertEqual(gc.collect(0), 2)
+        self.assertIsNone(wa())
+        self.assertIsInstance(old, Node)
+
+    def test_stats_per_generation(self):
+        before = gc.get_stats()
+        gc.collect(0)
+        gc.collect(2)
+        after = gc.get_stats()
+        self.assertEqual(after[0]["collections"],
+                         before[0]["collections"] + 1)
+        self.assertEqual(after[2]["collections"],
+                         before[2]["collections"] + 1)
+
+    def test_callbacks_report_generation(self):
+        seen = []
+
+        def cb(phase, info):
+            seen.append((phase, info["generation"]))
+
+        gc.callbacks.append(cb)
+        try:
+            gc.collect(0)
+            gc.collect()
+        finally:
+            gc.callbacks.remove(cb)
+        self.assertEqual(seen, [("start", 0), ("stop", 0),
+                                ("start", 2), ("stop", 2)])
+
+    def test_frozen_objects_are_skipped(self):
+        wa, wb = make_cycle()
+        gc.freeze()
+        try:
+            self.assertEqual(gc.collect(0), 0)
+            self.assertEqual(gc.collect(), 0)
+            self.assertIsNotNone(wa())
+        finally:
+            gc.unfreeze()
+        self.assertEqual(gc.collect(), 2)
+        self.assertIsNone(wa())
+
+    def test_finalizer_resurrects(self):
+        saved = []
+
+        class Phoenix(Node):
+            def __del__(self):
+                saved.append(self)
+
+        wa, wb = make_cycle(Phoenix)
+        self.assertEqual(gc.collect(0), 2)
+        # Weakrefs were cleared first, then both finalizers ran once and
+        # resurrected the cycle, which is intact.
+        self.assertIsNone(wa())
+        self.assertEqual(len(saved), 2)
+        a, b = saved
+        self.assertIs(a.other.other, a)
+        self.assertTrue(gc.is_finalized(a))
+        self.assertTrue(gc.is_finalized(b))
+        w = weakref.ref(a)
+        saved.clear()
+        del a, b
+        # The survivors are old now, and finalizers never run twice.
+        self.assertEqual(gc.collect(0), 0)
+        self.assertIsNotNone(w())
+        self.assertEqual(gc.collect(), 2)
+        self.assertEqual(saved, [])
+        self.assertIsNone(w())
+
+    def test_weakref_callback(self):
+        called = []
+        a = Node()
+        a.other = a
+        w = weakref.ref(a, called.append)
+        del a
+        gc.collect(0)
+        self.assertEqual(called, [w])
+        self.assertIsNone(w())
+
+    def test_weakref_to_young_garbage_cleared_before_finalizer(self):
+        observed = []
+
+        class Watcher(Node):
+            def __del__(self):
+                observed.append(self.ref())
+
+        a = Watcher()
+        b = Node(a)
+        a.other = b
+        a.ref = weakref.ref(b)
+        del a, b
+        gc.collect(0)
+        self.assertEqual(observed, [None])
+
+    def test_stale_log_entries(self):
+        # Log many objects, free them all by refcount (their pages empty and
+        # may be released), churn other allocations into that memory, then
+        # run a young collection over the stale entries.
+        for _ in range(3):
+            objs = [Node() for _ in range(100_000)]
+            del objs
+            junk = [bytes(100) for _ in range(50_000)]
+            tuples = [(i, str(i)) for i in range(50_000)]
+            wa, wb = make_cycle()
+            self.assertEqual(gc.collect(0), 2)
+            del junk, tuples
+        self.assertIsNone(wa())
+
+    def test_automatic_young_collections(self):
+        Finalized.deleted = 0
+        threshold = gc.get_threshold()
+        gc.enable()
+        try:
+            gc.set_threshold(100)
+            for _ in range(2000):
+                make_cycle(Finalized)
+        finally:
+            gc.disable()
+            gc.set_threshold(*threshold)
+        # Most cycles died in automatic (young) collections.
+        self.assertGreater(Finalized.deleted, 2000)
+
+    def test_thread_exit_with_young_objects(self):
+        refs = []
+
+        def work():
+            for _ in range(100):
+                refs.append(make_cycle())
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        gc.collect()
+        self.assertTrue(all(wa() is None for wa, wb in refs))
+
+    @support.requires_fork()
+    def test_fork_with_young_objects(self):
+        wa, wb = make_cycle()
+        pid = os.fork()
+        if pid == 0:
+            code = 0 if gc.collect(0) == 2 and wa() is None else 1
+            os._exit(code)
+        support.wait_process(pid, exitcode=0)
+        self.assertEqual(gc.collect(0), 2)
+        self.assertIsNone(wa())
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class YoungConcurrencyTests(unittest.TestCase):
+
+    @threading_helper.requires_working_threading()
+    def test_threads_create_and_drop_cycles_while_collecting(self):
+        # 4 threads build and drop cycles (some reachable from a shared,
+        # old list that they mutate) while the main thread runs young and
+        # full collections.  Nothing reachable may be freed; all garbage
+        # must eventually go.
+        Finalized.deleted = 0
+        shared = [Node() for _ in range(64)]
+        gc.collect()
+        stop = threading.Event()
+        created = [0] * 4
+        errors = []
+
+        def mutator(k):
+            try:
+                i = 0
+                while not stop.is_set():
+                    a = Finalized()
+                    b = Finalized()
+                    a.other = b
+                    b.other = a
+                    slot = (i * 7 + k) % len(shared)
+                    # Reachable from old: must survive until replaced.
+                    shared[slot] = Node(a)
+                    i += 1
+                    created[k] += 2
+                    if not isinstance(shared[slot].other.other, Finalized):
+                        errors.append("reachable object was damaged")
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=mutator, args=(k,))
+                   for k in range(4)]
+        with threading_helper.start_threads(threads):
+            for i in range(200):
+                gc.collect(0 if i % 10 else 2)
+            stop.set()
+        self.assertEqual(errors, [])
+        shared.clear()
+        gc.collect()
+        gc.collect()
+        self.assertEqual(Finalized.deleted, sum(created))
+
+
+if __name__ == "__main__":
+    unittest.main()
