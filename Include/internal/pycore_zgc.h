@@ -144,6 +144,10 @@ extern PyObject *_PyZgc_StopInfo(const struct _zgc_collection_stats *s,
                                  Py_ssize_t collected,
                                  Py_ssize_t uncollectable);
 
+/* gc_free_threading.c (patched): flush the thread's buffered allocation
+ * count, scheduling a collection if that made one due (gc.get_count()). */
+extern void _PyGC_FlushAllocCount(PyThreadState *tstate);
+
 /* --- zgc_director.c: pacing ---------------------------------------------- */
 
 /* An automatic collection is due: 0 for a young collection, 2 for a full
