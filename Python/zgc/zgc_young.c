@@ -15,6 +15,9 @@
  * whether that header is a tracked object now.  Duplicates are dropped by
  * the unreachable bit, which marks membership of the young set.
  *
+ * Survivors are promoted; tuples that can never be part of a cycle are
+ * untracked on the way, as full collections do.
+ *
  * Young collection = trial deletion restricted to the young set Y, with
  * the world stopped and refcounts exact (the soundness rule of
  * InternalDocs/zgc.md):
@@ -41,6 +44,7 @@
 #include "pycore_object_stack.h"  // _PyObjectStack
 #include "pycore_pystate.h"       // _PyThreadState_GET()
 #include "pycore_tstate.h"        // _PyThreadStateImpl
+#include "pycore_tuple.h"         // _PyTuple_MaybeUntrack()
 #include "pycore_zgc.h"
 
 // First size of a thread's log, and the size past which a log that no
@@ -249,8 +253,16 @@ _PyZgc_YoungScan(struct _zgc_young_set *set, _PyZgc_ScanFunc scan, void *arg)
     Py_ssize_t survivors = 0;
     for (Py_ssize_t i = 0; i < set->len; i++) {
         PyObject *op = set->items[i];
-        survivors += !in_young_set(op);
+        int survives = !in_young_set(op);
         scan(op, arg);
+        if (survives) {
+            // As a full collection does: a surviving tuple that can never
+            // be part of a cycle stops being tracked, and is never old.
+            if (PyTuple_CheckExact(op)) {
+                _PyTuple_MaybeUntrack(op);
+            }
+            survivors += _PyObject_GC_IS_TRACKED(op);
+        }
     }
     PyMem_RawFree(set->items);
     set->items = NULL;
