@@ -20,9 +20,11 @@ class Node:
 
 class Finalized(Node):
     deleted = 0
+    lock = threading.Lock()
 
     def __del__(self):
-        type(self).deleted += 1
+        with Finalized.lock:
+            Finalized.deleted += 1
 
 
 def make_cycle(cls=Node):
@@ -279,6 +281,48 @@ class YoungConcurrencyTests(unittest.TestCase):
         gc.collect()
         gc.collect()
         self.assertEqual(Finalized.deleted, sum(created))
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class YoungLogValidityTests(unittest.TestCase):
+    """Young-log entries outlive their objects; pages they pointed into are
+    released and reused for other size classes while threads keep logging
+    (zgc_heap.c).  A young collection must never follow a stale entry."""
+
+    @threading_helper.requires_working_threading()
+    def test_pages_released_and_reused_by_other_threads(self):
+        stop = threading.Event()
+        errors = []
+
+        def churn(k):
+            try:
+                size = 1 + k
+                while not stop.is_set():
+                    # Fill pages of several size classes (and a large
+                    # tuple), then free them all so the pages empty.
+                    objs = [[None] * size for _ in range(20_000)]
+                    big = tuple(range(200_000))
+                    del objs, big
+                    # Reuse the memory for non-GC data and other sizes.
+                    junk = [bytes(64 * size) for _ in range(5_000)]
+                    cycles = [make_cycle() for _ in range(200)]
+                    del junk
+                    size = size % 7 + 1
+                    for wa, wb in cycles:
+                        if wa() is not None and wa().other is not wb():
+                            errors.append("cycle damaged")
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=churn, args=(k,))
+                   for k in range(4)]
+        with threading_helper.start_threads(threads):
+            for i in range(300):
+                gc.collect(0 if i % 25 else 2)
+            stop.set()
+        self.assertEqual(errors, [])
+        gc.collect(0)
+        gc.collect()
 
 
 if __name__ == "__main__":
