@@ -22,6 +22,21 @@ extern "C" {
 
 struct _gc_runtime_state;
 
+/* Pause histogram buckets: bucket i counts pauses of [2**i, 2**(i+1))
+ * microseconds; bucket 0 also counts shorter ones, the last also longer
+ * ones (2**23 us is about 8.4 s). */
+#define ZGC_PAUSE_BUCKETS 24
+
+/* Cumulative figures of one generation's collections (zgc_stat.c). */
+struct _zgc_generation_totals {
+    PyTime_t duration;
+    PyTime_t pause_total;
+    PyTime_t pause_max;
+    Py_ssize_t pause_count;
+    Py_ssize_t visited;
+    Py_ssize_t pause_histogram[ZGC_PAUSE_BUCKETS];
+};
+
 /* What one collection cost (zgc_stat.c); times are perf-counter ticks. */
 struct _zgc_collection_stats {
     int generation;               // 0: young, 2: full
@@ -33,6 +48,7 @@ struct _zgc_collection_stats {
     Py_ssize_t pause_count;
     Py_ssize_t visited;           // objects the collection looked at
     Py_ssize_t candidates;        // objects trial deletion ran over
+    Py_ssize_t rss_before;        // bytes, only while a GC log is open
 };
 
 /* One young-log entry: an object that was tracked by the GC, and the
@@ -70,7 +86,7 @@ extern void _PyZgc_PageTableDone(void);
 extern void _PyZgc_LogsEmptied(PyInterpreterState *interp);
 
 /* Interpreter start (from _PyGC_Init). */
-extern void _PyZgc_Init(PyInterpreterState *interp);
+extern PyStatus _PyZgc_Init(PyInterpreterState *interp);
 
 /* --- zgc_young.c: young log and young collection ------------------------- */
 
@@ -130,12 +146,36 @@ extern void _PyZgc_YoungForgetAll(PyInterpreterState *interp);
 
 /* --- zgc_stat.c: statistics ---------------------------------------------- */
 
-extern void _PyZgc_StatsStart(struct _zgc_collection_stats *s,
+/* A collection of `generation` starts (after the "start" callbacks). */
+extern void _PyZgc_StatsStart(struct _gc_runtime_state *gcstate,
                               int generation);
 /* Around every _PyEval_StopTheWorld() .. _PyEval_StartTheWorld(). */
-extern void _PyZgc_PauseBegin(struct _zgc_collection_stats *s);
-extern void _PyZgc_PauseEnd(struct _zgc_collection_stats *s);
-extern void _PyZgc_StatsStop(struct _zgc_collection_stats *s);
+extern void _PyZgc_PauseBegin(struct _gc_runtime_state *gcstate);
+extern void _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate);
+/* The collection is done: add it to the generation's totals and write its
+ * line to the GC log, if one is open. */
+extern void _PyZgc_StatsStop(struct _gc_runtime_state *gcstate,
+                             Py_ssize_t collected, Py_ssize_t uncollectable);
+
+/* Add pyzgc's cumulative keys to one generation's gc.get_stats() dict:
+ * duration, visited, pause_count, pause_total, pause_max (seconds) and
+ * pause_histogram (a tuple of ZGC_PAUSE_BUCKETS counts).  -1 on error. */
+extern int _PyZgc_AddGenerationStats(PyObject *dict,
+                                     const struct _zgc_generation_totals *t);
+
+/* --- zgc_log.c: the GC log ------------------------------------------------ */
+
+/* Interpreter start: open the log named by -X zgc_log[=PATH] or
+ * PYTHONZGCLOG (main interpreter only).  An unusable value is a startup
+ * error. */
+extern PyStatus _PyZgc_LogInit(PyInterpreterState *interp);
+
+/* Resident set size in bytes if a GC log is open, else -1. */
+extern Py_ssize_t _PyZgc_LogRss(void);
+
+/* Write one line for a finished collection (no-op without a log). */
+extern void _PyZgc_LogCollection(struct _gc_runtime_state *gcstate,
+                                 Py_ssize_t collected);
 
 /* The "stop" info dict of gc.callbacks: upstream's keys plus kind,
  * duration, pause_count, pause_total, pause_max (seconds), visited and

@@ -33,6 +33,7 @@
 
 #ifdef Py_ZGC
 
+#include "pycore_initconfig.h"    // PyStatus
 #include "pycore_interp.h"        // PyInterpreterState.gc
 #include "pycore_lock.h"          // PyMutex_LockFlags()
 #include "pycore_pystate.h"       // HEAD_LOCK()
@@ -71,7 +72,7 @@ table_after_fork_child(void)
     table.mutex = (PyMutex){0};
 }
 
-void
+PyStatus
 _PyZgc_Init(PyInterpreterState *interp)
 {
     // interp->gc.zgc_log_floor stays 0 until the interpreter's first
@@ -81,6 +82,7 @@ _PyZgc_Init(PyInterpreterState *interp)
         atfork_registered = 1;
         (void)pthread_atfork(NULL, NULL, table_after_fork_child);
     }
+    return _PyZgc_LogInit(interp);
 }
 
 void

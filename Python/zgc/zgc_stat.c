@@ -1,12 +1,14 @@
-/* zgc_stat.c: what one collection cost.
+/* zgc_stat.c: what collections cost.
  *
- * Owns the per-collection statistics of pyzgc: wall duration, the
+ * Owns pyzgc's statistics: per collection, the wall duration, the
  * stop-the-world pauses (count, total, longest; each from the request to
  * stop the world until it runs again, so time-to-safepoint is included),
- * the objects visited and the candidates examined, and their report in the
- * "stop" info of gc.callbacks.  One collection runs at a time per
- * interpreter (gcstate->collecting), so the record lives in the
- * interpreter's GC state; nothing here needs the world stopped.
+ * the objects visited and the candidates examined, reported in the "stop"
+ * info of gc.callbacks; per generation, the same figures accumulated plus a
+ * pause histogram, reported by gc.get_stats().  One collection runs at a
+ * time per interpreter (gcstate->collecting), so the records live in the
+ * interpreter's GC state and are written by the collecting thread only;
+ * readers may see a collection half-accounted, as with upstream's counts.
  */
 
 #include "Python.h"
@@ -18,22 +20,37 @@
 #include "pycore_zgc.h"
 
 void
-_PyZgc_StatsStart(struct _zgc_collection_stats *s, int generation)
+_PyZgc_StatsStart(struct _gc_runtime_state *gcstate, int generation)
 {
+    struct _zgc_collection_stats *s = &gcstate->zgc_stats;
     memset(s, 0, sizeof(*s));
     s->generation = generation;
+    s->rss_before = _PyZgc_LogRss();
     (void)PyTime_PerfCounterRaw(&s->start);
 }
 
 void
-_PyZgc_PauseBegin(struct _zgc_collection_stats *s)
+_PyZgc_PauseBegin(struct _gc_runtime_state *gcstate)
 {
-    (void)PyTime_PerfCounterRaw(&s->pause_start);
+    (void)PyTime_PerfCounterRaw(&gcstate->zgc_stats.pause_start);
+}
+
+static int
+pause_bucket(PyTime_t pause)
+{
+    PyTime_t us = pause / 1000;
+    int bucket = 0;
+    while (us >= 2 && bucket < ZGC_PAUSE_BUCKETS - 1) {
+        us >>= 1;
+        bucket++;
+    }
+    return bucket;
 }
 
 void
-_PyZgc_PauseEnd(struct _zgc_collection_stats *s)
+_PyZgc_PauseEnd(struct _gc_runtime_state *gcstate)
 {
+    struct _zgc_collection_stats *s = &gcstate->zgc_stats;
     PyTime_t now;
     (void)PyTime_PerfCounterRaw(&now);
     PyTime_t pause = now - s->pause_start;
@@ -42,14 +59,27 @@ _PyZgc_PauseEnd(struct _zgc_collection_stats *s)
     if (pause > s->pause_max) {
         s->pause_max = pause;
     }
+    gcstate->zgc_totals[s->generation].pause_histogram[pause_bucket(pause)]++;
 }
 
 void
-_PyZgc_StatsStop(struct _zgc_collection_stats *s)
+_PyZgc_StatsStop(struct _gc_runtime_state *gcstate, Py_ssize_t collected,
+                 Py_ssize_t uncollectable)
 {
+    struct _zgc_collection_stats *s = &gcstate->zgc_stats;
     PyTime_t now;
     (void)PyTime_PerfCounterRaw(&now);
     s->duration = now - s->start;
+
+    struct _zgc_generation_totals *t = &gcstate->zgc_totals[s->generation];
+    t->duration += s->duration;
+    t->pause_total += s->pause_total;
+    t->pause_count += s->pause_count;
+    if (s->pause_max > t->pause_max) {
+        t->pause_max = s->pause_max;
+    }
+    t->visited += s->visited;
+    _PyZgc_LogCollection(gcstate, collected + uncollectable);
 }
 
 PyObject *
@@ -68,6 +98,51 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
         "pause_max", PyTime_AsSecondsDouble(s->pause_max),
         "visited", s->visited,
         "candidates", s->candidates);
+}
+
+static int
+set_item(PyObject *dict, const char *key, PyObject *value)
+{
+    if (value == NULL) {
+        return -1;
+    }
+    int res = PyDict_SetItemString(dict, key, value);
+    Py_DECREF(value);
+    return res;
+}
+
+int
+_PyZgc_AddGenerationStats(PyObject *dict,
+                          const struct _zgc_generation_totals *t)
+{
+    PyObject *hist = PyTuple_New(ZGC_PAUSE_BUCKETS);
+    if (hist == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < ZGC_PAUSE_BUCKETS; i++) {
+        PyObject *n = PyLong_FromSsize_t(t->pause_histogram[i]);
+        if (n == NULL) {
+            Py_DECREF(hist);
+            return -1;
+        }
+        PyTuple_SET_ITEM(hist, i, n);
+    }
+    if (set_item(dict, "duration",
+                 PyFloat_FromDouble(PyTime_AsSecondsDouble(t->duration))) < 0
+        || set_item(dict, "visited", PyLong_FromSsize_t(t->visited)) < 0
+        || set_item(dict, "pause_count",
+                    PyLong_FromSsize_t(t->pause_count)) < 0
+        || set_item(dict, "pause_total",
+                    PyFloat_FromDouble(
+                        PyTime_AsSecondsDouble(t->pause_total))) < 0
+        || set_item(dict, "pause_max",
+                    PyFloat_FromDouble(
+                        PyTime_AsSecondsDouble(t->pause_max))) < 0)
+    {
+        Py_DECREF(hist);
+        return -1;
+    }
+    return set_item(dict, "pause_histogram", hist);
 }
 
 #endif  /* Py_ZGC */

@@ -77,5 +77,49 @@ class CallbackInfoTests(unittest.TestCase):
         del keep
 
 
+STATS_KEYS = {"duration": float, "visited": int, "pause_count": int,
+              "pause_total": float, "pause_max": float,
+              "pause_histogram": tuple}
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class GetStatsTests(unittest.TestCase):
+
+    def check(self, entry):
+        for key, typ in STATS_KEYS.items():
+            self.assertIsInstance(entry[key], typ, key)
+        self.assertEqual(len(entry["pause_histogram"]), 24)
+        self.assertEqual(sum(entry["pause_histogram"]), entry["pause_count"])
+        self.assertLessEqual(entry["pause_max"], entry["pause_total"])
+        self.assertLessEqual(entry["pause_total"], entry["duration"])
+
+    def test_keys_and_invariants(self):
+        gc.collect(0)
+        gc.collect()
+        stats = gc.get_stats()
+        self.assertEqual(len(stats), 3)
+        for entry in stats:
+            self.check(entry)
+            # upstream's keys are still there
+            for key in ("collections", "collected", "uncollectable"):
+                self.assertIsInstance(entry[key], int)
+
+    def test_totals_grow_monotonically(self):
+        for generation in (0, 2):
+            before = gc.get_stats()[generation]
+            gc.collect(generation)
+            after = gc.get_stats()[generation]
+            self.assertEqual(after["collections"], before["collections"] + 1)
+            for key in ("duration", "visited", "pause_total"):
+                self.assertGreater(after[key], before[key], key)
+            self.assertGreaterEqual(after["pause_count"],
+                                    before["pause_count"] + 1)
+            self.assertGreaterEqual(after["pause_max"], before["pause_max"])
+            for b, a in zip(before["pause_histogram"],
+                            after["pause_histogram"]):
+                self.assertGreaterEqual(a, b)
+            self.check(after)
+
+
 if __name__ == "__main__":
     unittest.main()
