@@ -130,8 +130,9 @@ extern int _PyZgc_VisitDecrefYoung(PyObject *op, void *arg);
 extern int _PyZgc_YoungMarkReachable(struct _zgc_young_set *set,
                                      int keep_deferred);
 
-/* Phase 3: call `scan` on every candidate, then release the set.  Returns
- * the number of survivors (promoted: they are old from now on). */
+/* Phase 3: call `scan` on every candidate, then release the set.  The
+ * survivors are old from now on; returns how many of them are still
+ * tracked (promoted). */
 extern Py_ssize_t _PyZgc_YoungScan(struct _zgc_young_set *set,
                                    _PyZgc_ScanFunc scan, void *arg);
 
@@ -194,11 +195,10 @@ extern void _PyGC_FlushAllocCount(PyThreadState *tstate);
  * one (the old generation grew enough since the last full collection). */
 extern int _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate);
 
-/* Account a finished collection of `generation` that promoted `promoted`
- * objects (young) or left `live` objects in the heap (full). */
+/* Account a finished collection of `generation`; a full one left `live`
+ * objects in the GC heaps. */
 extern void _PyZgc_CollectionDone(struct _gc_runtime_state *gcstate,
-                                  int generation, Py_ssize_t promoted,
-                                  Py_ssize_t live);
+                                  int generation, Py_ssize_t live);
 
 #endif  /* Py_ZGC */
 

@@ -6,14 +6,20 @@
  *   since the last one (gc.set_threshold(threshold0), upstream's counter);
  *   it is a young collection, whose cost is the young set, so no further
  *   heuristic holds it back.
- * - It is a full collection instead when the old generation grew enough:
- *   the objects promoted by young collections since the last full
- *   collection exceed ZGC_FULL_GROWTH_PERCENT of the objects that full
- *   collection left in the heap, and at least ZGC_FULL_MIN_PROMOTED.  The
- *   total work of full collections is then proportional to allocation
- *   (geometric growth), never quadratic in the heap size (gh-132917,
- *   gh-142531), and two full collections never run back to back without
- *   that much promotion in between (gh-142048).
+ * - It is a full collection instead when the old generation grew enough,
+ *   by two measures that must both exceed ZGC_FULL_GROWTH_PERCENT of the
+ *   objects the last full collection left in the heap (and at least
+ *   ZGC_FULL_MIN_GROWTH): the tracked objects young collections promoted
+ *   since (old objects that may form garbage cycles), and the GC objects
+ *   allocated less those freed since (zgc_net_objects, flushed by every
+ *   thread in batches of 512: memory that did not come back).  Structures
+ *   built and then freed by refcounting (trees, request state) fail the
+ *   second measure; untracked tuples of atoms fail the first; cyclic
+ *   garbage that outlives young collections passes both until a full
+ *   collection frees it.  The total work of full collections is then
+ *   proportional to allocation (geometric growth), never quadratic in the
+ *   heap size (gh-132917, gh-142531), and two full collections never run
+ *   back to back without that much growth in between (gh-142048).
  * - gc.collect(0) is a young collection, gc.collect(1) and gc.collect(2)
  *   are full collections; both are synchronous.
  */
@@ -26,29 +32,29 @@
 #include "pycore_zgc.h"
 
 #define ZGC_FULL_GROWTH_PERCENT 25
-#define ZGC_FULL_MIN_PROMOTED 20000
+#define ZGC_FULL_MIN_GROWTH 20000
 
 int
 _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate)
 {
-    Py_ssize_t promoted = gcstate->zgc_promoted;
+    Py_ssize_t growth = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
+                        - gcstate->zgc_net_at_full;
     Py_ssize_t limit = gcstate->zgc_live_after_full / 100
                        * ZGC_FULL_GROWTH_PERCENT;
-    if (limit < ZGC_FULL_MIN_PROMOTED) {
-        limit = ZGC_FULL_MIN_PROMOTED;
+    if (limit < ZGC_FULL_MIN_GROWTH) {
+        limit = ZGC_FULL_MIN_GROWTH;
     }
-    return promoted > limit ? 2 : 0;
+    return (gcstate->zgc_promoted > limit && growth > limit) ? 2 : 0;
 }
 
 void
 _PyZgc_CollectionDone(struct _gc_runtime_state *gcstate, int generation,
-                      Py_ssize_t promoted, Py_ssize_t live)
+                      Py_ssize_t live)
 {
-    if (generation == 0) {
-        gcstate->zgc_promoted += promoted;
-    }
-    else {
+    if (generation != 0) {
         gcstate->zgc_promoted = 0;
+        gcstate->zgc_net_at_full =
+            _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
         gcstate->zgc_live_after_full = live;
     }
 }

@@ -250,7 +250,7 @@ _PyZgc_YoungMarkReachable(struct _zgc_young_set *set, int keep_deferred)
 Py_ssize_t
 _PyZgc_YoungScan(struct _zgc_young_set *set, _PyZgc_ScanFunc scan, void *arg)
 {
-    Py_ssize_t survivors = 0;
+    Py_ssize_t promoted = 0;
     for (Py_ssize_t i = 0; i < set->len; i++) {
         PyObject *op = set->items[i];
         int survives = !in_young_set(op);
@@ -261,13 +261,13 @@ _PyZgc_YoungScan(struct _zgc_young_set *set, _PyZgc_ScanFunc scan, void *arg)
             if (PyTuple_CheckExact(op)) {
                 _PyTuple_MaybeUntrack(op);
             }
-            survivors += _PyObject_GC_IS_TRACKED(op);
+            promoted += _PyObject_GC_IS_TRACKED(op);
         }
     }
     PyMem_RawFree(set->items);
     set->items = NULL;
     set->len = 0;
-    return survivors;
+    return promoted;
 }
 
 void
