@@ -18,16 +18,9 @@ import os
 import threading
 import time
 
+from gcpause import Node  # same directory: sys.path[0] when run as a script
+
 perf_counter = time.perf_counter
-
-
-class Node:
-    __slots__ = ("left", "right", "value", "__weakref__")
-
-    def __init__(self, left=None, right=None, value=None):
-        self.left = left
-        self.right = right
-        self.value = value
 
 
 def rss_bytes():
