@@ -53,14 +53,14 @@ struct _zgc_collection_stats {
 
 /* One young-log entry: an object that was tracked by the GC, and the
  * page-release sequence number (zgc_heap.c) read when it was logged.  The
- * entry is only trusted if no GC page covering `op` was released after
- * `seq` (see _PyZgc_PageReleasedSince). */
+ * entry is only trusted if no object-heap page covering `op` was released
+ * after `seq` (see _PyZgc_PageReleasedSince). */
 struct _zgc_young_entry {
     PyObject *op;
     uint64_t seq;
 };
 
-/* --- zgc_heap.c: release of GC pages ------------------------------------ */
+/* --- zgc_heap.c: release of object-heap pages --------------------------- */
 
 /* Called by mimalloc (patched segment.c) whenever a page of a Python object
  * heap (OBJECT, GC, GC_PRE) is released back to its segment, from any
@@ -74,7 +74,7 @@ extern uint64_t _PyZgc_PageReleaseSeq(void);
  * collection of `interp`.  Returns -1 on out-of-memory (no exception set). */
 extern int _PyZgc_PageTableBegin(PyInterpreterState *interp);
 
-/* True if a GC page covering `op` was released after sequence `seq`, i.e.
+/* True if a page covering `op` was released after sequence `seq`, i.e.
  * a young-log entry (op, seq) may no longer point at an object. */
 extern int _PyZgc_PageReleasedSince(void *op, uint64_t seq);
 
