@@ -164,7 +164,7 @@ extern void _PyZgc_StatsStop(struct _gc_runtime_state *gcstate,
 extern int _PyZgc_AddGenerationStats(PyObject *dict,
                                      const struct _zgc_generation_totals *t);
 
-/* --- zgc_log.c: the GC log ------------------------------------------------ */
+/* --- zgc_log.c: the GC log ----------------------------------------------- */
 
 /* Interpreter start: open the log named by -X zgc_log[=PATH] or
  * PYTHONZGCLOG (main interpreter only).  An unusable value is a startup

@@ -37,8 +37,8 @@
 int
 _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate)
 {
-    Py_ssize_t growth = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
-                        - gcstate->zgc_net_at_full;
+    Py_ssize_t net = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
+    Py_ssize_t growth = net - gcstate->zgc_net_at_full;
     Py_ssize_t limit = gcstate->zgc_live_after_full / 100
                        * ZGC_FULL_GROWTH_PERCENT;
     if (limit < ZGC_FULL_MIN_GROWTH) {

@@ -15,8 +15,8 @@
  * handed out again for another size class, another heap or the OS, and then
  * `op` may point into the middle of anything.
  *
- * Every release of a page of a Python object heap bumps the sequence number and
- * records the page's address range with the new number (any thread, any
+ * Every release of a page of a Python object heap bumps the sequence number
+ * and records the page's address range with the new number (any thread, any
  * time; under `table.mutex`, never detaching).  A collection, with the
  * world stopped, sorts the records and then trusts an entry only if no
  * record newer than the entry covers its address.  An entry logged after a
