@@ -244,18 +244,17 @@ class YoungConcurrencyTests(unittest.TestCase):
         # 4 threads build and drop cycles (some reachable from a shared,
         # old list that they mutate) while the main thread runs young and
         # full collections.  Nothing reachable may be freed; all garbage
-        # must eventually go.
+        # must eventually go.  Each thread does a fixed amount of work, so
+        # a slow machine only makes the test take longer.
         Finalized.deleted = 0
         shared = [Node() for _ in range(64)]
         gc.collect()
-        stop = threading.Event()
         created = [0] * 4
         errors = []
 
         def mutator(k):
             try:
-                i = 0
-                while not stop.is_set():
+                for i in range(20_000):
                     a = Finalized()
                     b = Finalized()
                     a.other = b
@@ -263,7 +262,6 @@ class YoungConcurrencyTests(unittest.TestCase):
                     slot = (i * 7 + k) % len(shared)
                     # Reachable from old: must survive until replaced.
                     shared[slot] = Node(a)
-                    i += 1
                     created[k] += 2
                     if not isinstance(shared[slot].other.other, Finalized):
                         errors.append("reachable object was damaged")
@@ -273,9 +271,10 @@ class YoungConcurrencyTests(unittest.TestCase):
         threads = [threading.Thread(target=mutator, args=(k,))
                    for k in range(4)]
         with threading_helper.start_threads(threads):
-            for i in range(200):
+            i = 0
+            while any(t.is_alive() for t in threads):
                 gc.collect(0 if i % 10 else 2)
-            stop.set()
+                i += 1
         self.assertEqual(errors, [])
         shared.clear()
         gc.collect()
@@ -291,13 +290,12 @@ class YoungLogValidityTests(unittest.TestCase):
 
     @threading_helper.requires_working_threading()
     def test_pages_released_and_reused_by_other_threads(self):
-        stop = threading.Event()
         errors = []
 
         def churn(k):
             try:
                 size = 1 + k
-                while not stop.is_set():
+                for _ in range(20):
                     # Fill pages of several size classes (and a large
                     # tuple), then free them all so the pages empty.
                     objs = [[None] * size for _ in range(20_000)]
@@ -317,9 +315,10 @@ class YoungLogValidityTests(unittest.TestCase):
         threads = [threading.Thread(target=churn, args=(k,))
                    for k in range(4)]
         with threading_helper.start_threads(threads):
-            for i in range(300):
+            i = 0
+            while any(t.is_alive() for t in threads):
                 gc.collect(0 if i % 25 else 2)
-            stop.set()
+                i += 1
         self.assertEqual(errors, [])
         gc.collect(0)
         gc.collect()
