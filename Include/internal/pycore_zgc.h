@@ -70,16 +70,30 @@ extern void _PyZgc_OnGcPageRelease(void *start, size_t size);
 /* Current page-release sequence number (relaxed read). */
 extern uint64_t _PyZgc_PageReleaseSeq(void);
 
-/* World stopped: prepare the released-page table for lookups during one
- * collection of `interp`.  Returns -1 on out-of-memory (no exception set). */
-extern int _PyZgc_PageTableBegin(PyInterpreterState *interp);
+/* A sorted snapshot of the release records, for one collection. */
+struct _zgc_released_page {
+    uintptr_t start;
+    uintptr_t end;
+    uint64_t seq;
+};
+
+struct _zgc_page_lookup {
+    struct _zgc_released_page *sorted;  // by start
+    uintptr_t *max_end;           // max_end[i] = max(end of sorted[0..i])
+    Py_ssize_t len;
+    uint64_t lost_seq;            // entries older than this are distrusted
+};
+
+/* World stopped: take the snapshot.  Returns -1 on out-of-memory (no
+ * exception set). */
+extern int _PyZgc_PageLookupBegin(struct _zgc_page_lookup *lookup);
 
 /* True if a page covering `op` was released after sequence `seq`, i.e.
  * a young-log entry (op, seq) may no longer point at an object. */
-extern int _PyZgc_PageReleasedSince(void *op, uint64_t seq);
+extern int _PyZgc_PageReleasedSince(const struct _zgc_page_lookup *lookup,
+                                    void *op, uint64_t seq);
 
-/* Drop the lookup table of _PyZgc_PageTableBegin. */
-extern void _PyZgc_PageTableDone(void);
+extern void _PyZgc_PageLookupDone(struct _zgc_page_lookup *lookup);
 
 /* World stopped, every young log of `interp` was just emptied: forget the
  * release records that no remaining log entry can need. */

@@ -1,4 +1,4 @@
-/* zgc_heap.c: which pages of the GC heaps mimalloc released, and when.
+/* zgc_heap.c: which pages of the object heaps mimalloc released, and when.
  *
  * Owns the released-page table that keeps young-log entries sound (see
  * InternalDocs/zgc.md, "Young log validity").
@@ -18,15 +18,19 @@
  * Every release of a page of a Python object heap bumps the sequence number
  * and records the page's address range with the new number (any thread, any
  * time; under `table.mutex`, never detaching).  A collection, with the
- * world stopped, sorts the records and then trusts an entry only if no
- * record newer than the entry covers its address.  An entry logged after a
+ * world stopped, takes a sorted snapshot of the records (its own: other
+ * interpreters collect concurrently) and then trusts an entry only if no
+ * record newer than the entry covers its address.  A release that could
+ * not be recorded (out of memory) is remembered by its sequence number
+ * alone: every entry older than it is distrusted.  An entry logged after a
  * page was released and reused carries a sequence number at least as new
  * as the record, so it stays trusted.  Reading an old sequence number on
  * the logging side can only make a good entry look stale: the object is
  * then not collected by this young collection, never freed wrongly.
  *
  * Records older than every interpreter's last log clear (its "log floor")
- * can no longer match any entry and are dropped at the end of a collection.
+ * can no longer match any entry and are dropped at the end of a collection;
+ * so is a lost-release marker that old.
  */
 
 #include "Python.h"
@@ -43,24 +47,13 @@
 #include <pthread.h>              // pthread_atfork()
 #include <stdlib.h>               // qsort()
 
-typedef struct {
-    uintptr_t start;
-    uintptr_t end;
-    uint64_t seq;
-} released_page;
-
 static struct {
     PyMutex mutex;
     uint64_t seq;                 // atomic; bumped by every release
-    int lost;                     // a release could not be recorded
-    released_page *items;         // in release order
+    uint64_t lost_seq;            // newest release not recorded, or 0
+    struct _zgc_released_page *items;   // in release order
     Py_ssize_t len;
     Py_ssize_t cap;
-    // Lookup table of one collection (world stopped): `items` sorted by
-    // start, with max_end[i] = max(end of sorted[0..i]).
-    released_page *sorted;
-    uintptr_t *max_end;
-    Py_ssize_t sorted_len;
 } table;
 
 static void
@@ -93,19 +86,19 @@ _PyZgc_OnGcPageRelease(void *start, size_t size)
     _Py_atomic_store_uint64_relaxed(&table.seq, seq);
     if (table.len == table.cap) {
         Py_ssize_t cap = table.cap ? table.cap * 2 : 256;
-        released_page *items = PyMem_RawRealloc(table.items,
-                                                cap * sizeof(*items));
+        struct _zgc_released_page *items =
+            PyMem_RawRealloc(table.items, cap * sizeof(*items));
         if (items == NULL) {
-            // Cannot remember this release: the next collection distrusts
-            // every log entry instead (see _PyZgc_PageReleasedSince).
-            _Py_atomic_store_int_relaxed(&table.lost, 1);
+            // Cannot remember where: collections distrust every entry
+            // logged before this release instead.
+            table.lost_seq = seq;
             PyMutex_Unlock(&table.mutex);
             return;
         }
         table.items = items;
         table.cap = cap;
     }
-    table.items[table.len++] = (released_page){
+    table.items[table.len++] = (struct _zgc_released_page){
         .start = (uintptr_t)start,
         .end = (uintptr_t)start + size,
         .seq = seq,
@@ -122,61 +115,57 @@ _PyZgc_PageReleaseSeq(void)
 static int
 cmp_start(const void *a, const void *b)
 {
-    uintptr_t x = ((const released_page *)a)->start;
-    uintptr_t y = ((const released_page *)b)->start;
+    uintptr_t x = ((const struct _zgc_released_page *)a)->start;
+    uintptr_t y = ((const struct _zgc_released_page *)b)->start;
     return (x > y) - (x < y);
 }
 
 int
-_PyZgc_PageTableBegin(PyInterpreterState *interp)
+_PyZgc_PageLookupBegin(struct _zgc_page_lookup *lookup)
 {
-    assert(interp->stoptheworld.world_stopped);
-    // Other interpreters may still release pages: take the lock while
-    // copying.
+    *lookup = (struct _zgc_page_lookup){0};
+    // Other interpreters may release pages meanwhile: copy under the lock.
     PyMutex_LockFlags(&table.mutex, _Py_LOCK_DONT_DETACH);
     Py_ssize_t n = table.len;
-    released_page *sorted = NULL;
-    uintptr_t *max_end = NULL;
     if (n > 0) {
-        sorted = PyMem_RawMalloc(n * sizeof(*sorted));
-        max_end = PyMem_RawMalloc(n * sizeof(*max_end));
-        if (sorted == NULL || max_end == NULL) {
+        lookup->sorted = PyMem_RawMalloc(n * sizeof(*lookup->sorted));
+        lookup->max_end = PyMem_RawMalloc(n * sizeof(*lookup->max_end));
+        if (lookup->sorted == NULL || lookup->max_end == NULL) {
             PyMutex_Unlock(&table.mutex);
-            PyMem_RawFree(sorted);
-            PyMem_RawFree(max_end);
+            _PyZgc_PageLookupDone(lookup);
             return -1;
         }
-        memcpy(sorted, table.items, n * sizeof(*sorted));
+        memcpy(lookup->sorted, table.items, n * sizeof(*lookup->sorted));
     }
+    lookup->lost_seq = table.lost_seq;
     PyMutex_Unlock(&table.mutex);
     if (n > 1) {
-        qsort(sorted, n, sizeof(*sorted), cmp_start);
+        qsort(lookup->sorted, n, sizeof(*lookup->sorted), cmp_start);
     }
     uintptr_t m = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (sorted[i].end > m) {
-            m = sorted[i].end;
+        if (lookup->sorted[i].end > m) {
+            m = lookup->sorted[i].end;
         }
-        max_end[i] = m;
+        lookup->max_end[i] = m;
     }
-    table.sorted = sorted;
-    table.max_end = max_end;
-    table.sorted_len = n;
+    lookup->len = n;
     return 0;
 }
 
 int
-_PyZgc_PageReleasedSince(void *op, uint64_t seq)
+_PyZgc_PageReleasedSince(const struct _zgc_page_lookup *lookup, void *op,
+                         uint64_t seq)
 {
-    if (_Py_atomic_load_int_relaxed(&table.lost)) {
+    if (seq < lookup->lost_seq) {
         return 1;
     }
     uintptr_t p = (uintptr_t)op;
     // Last record starting at or before p.
-    Py_ssize_t lo = 0, hi = table.sorted_len;
+    Py_ssize_t lo = 0, hi = lookup->len;
     while (lo < hi) {
         Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (table.sorted[mid].start <= p) {
+        if (lookup->sorted[mid].start <= p) {
             lo = mid + 1;
         }
         else {
@@ -185,8 +174,8 @@ _PyZgc_PageReleasedSince(void *op, uint64_t seq)
     }
     // Records 0..lo-1 start at or before p; walk back while one of them
     // may still reach past p.
-    for (Py_ssize_t i = lo - 1; i >= 0 && table.max_end[i] > p; i--) {
-        if (p < table.sorted[i].end && table.sorted[i].seq > seq) {
+    for (Py_ssize_t i = lo - 1; i >= 0 && lookup->max_end[i] > p; i--) {
+        if (p < lookup->sorted[i].end && lookup->sorted[i].seq > seq) {
             return 1;
         }
     }
@@ -194,13 +183,11 @@ _PyZgc_PageReleasedSince(void *op, uint64_t seq)
 }
 
 void
-_PyZgc_PageTableDone(void)
+_PyZgc_PageLookupDone(struct _zgc_page_lookup *lookup)
 {
-    PyMem_RawFree(table.sorted);
-    PyMem_RawFree(table.max_end);
-    table.sorted = NULL;
-    table.max_end = NULL;
-    table.sorted_len = 0;
+    PyMem_RawFree(lookup->sorted);
+    PyMem_RawFree(lookup->max_end);
+    *lookup = (struct _zgc_page_lookup){0};
 }
 
 void
@@ -209,20 +196,9 @@ _PyZgc_LogsEmptied(PyInterpreterState *interp)
     assert(interp->stoptheworld.world_stopped);
     // This interpreter's logs are empty now: none of its entries is older
     // than the current sequence number.
-    PyMutex_LockFlags(&table.mutex, _Py_LOCK_DONT_DETACH);
-    uint64_t now = _Py_atomic_load_uint64_relaxed(&table.seq);
-    _Py_atomic_store_uint64_relaxed(&interp->gc.zgc_log_floor, now);
-    if (_Py_atomic_load_int_relaxed(&table.lost)) {
-        // Every entry logged before now was distrusted and is gone; the
-        // records no longer matter.
-        _Py_atomic_store_int_relaxed(&table.lost, 0);
-        table.len = 0;
-        PyMutex_Unlock(&table.mutex);
-        return;
-    }
-    PyMutex_Unlock(&table.mutex);
+    uint64_t floor = _PyZgc_PageReleaseSeq();
+    _Py_atomic_store_uint64_relaxed(&interp->gc.zgc_log_floor, floor);
 
-    uint64_t floor = now;
     HEAD_LOCK(&_PyRuntime);
     for (PyInterpreterState *i = _PyRuntime.interpreters.head; i != NULL;
          i = i->next)
@@ -234,7 +210,11 @@ _PyZgc_LogsEmptied(PyInterpreterState *interp)
     }
     HEAD_UNLOCK(&_PyRuntime);
 
+    // No entry of any interpreter is older than `floor`.
     PyMutex_LockFlags(&table.mutex, _Py_LOCK_DONT_DETACH);
+    if (table.lost_seq <= floor) {
+        table.lost_seq = 0;
+    }
     Py_ssize_t j = 0;
     for (Py_ssize_t i = 0; i < table.len; i++) {
         if (table.items[i].seq > floor) {

@@ -144,7 +144,8 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_young_set *set)
     set->items = NULL;
     set->len = 0;
 
-    if (_PyZgc_PageTableBegin(interp) < 0) {
+    struct _zgc_page_lookup pages;
+    if (_PyZgc_PageLookupBegin(&pages) < 0) {
         return -1;
     }
     HEAD_LOCK(&_PyRuntime);
@@ -156,7 +157,7 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_young_set *set)
         set->items = PyMem_RawMalloc(total * sizeof(PyObject *));
         if (set->items == NULL) {
             HEAD_UNLOCK(&_PyRuntime);
-            _PyZgc_PageTableDone();
+            _PyZgc_PageLookupDone(&pages);
             return -1;
         }
     }
@@ -169,7 +170,7 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_young_set *set)
         struct _gc_thread_state *gc = &((_PyThreadStateImpl *)p)->gc;
         for (Py_ssize_t i = 0; i < gc->young_len; i++) {
             PyObject *op = gc->young_log[i].op;
-            if (_PyZgc_PageReleasedSince(op, gc->young_log[i].seq)) {
+            if (_PyZgc_PageReleasedSince(&pages, op, gc->young_log[i].seq)) {
                 continue;
             }
             uint8_t bits = op->ob_gc_bits;
@@ -186,7 +187,7 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_young_set *set)
     }
     forget_logs(interp);
     HEAD_UNLOCK(&_PyRuntime);
-    _PyZgc_PageTableDone();
+    _PyZgc_PageLookupDone(&pages);
     _PyZgc_LogsEmptied(interp);
     set->len = n;
 
