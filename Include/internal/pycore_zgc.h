@@ -102,58 +102,132 @@ extern void _PyZgc_LogsEmptied(PyInterpreterState *interp);
 /* Interpreter start (from _PyGC_Init). */
 extern PyStatus _PyZgc_Init(PyInterpreterState *interp);
 
+/* --- colors (zgc_mark.c) ------------------------------------------------ */
+
+/* Bit 7 of ob_gc_bits (unused upstream): an object is marked when this bit
+ * equals the interpreter's current color (gcstate->zgc_color, 0 or this
+ * bit), flipped by every full collection. */
+#define _PyGC_BITS_ZGC_COLOR (1 << 7)
+
+/* Give `op` the color `color`, under the discipline of every ob_gc_bits
+ * write (pycore_gc.h: the world stopped, the object's lock held, or the
+ * object visible to one thread only). */
+static inline void
+_PyZgc_SetColor(PyObject *op, uint8_t color)
+{
+    op->ob_gc_bits = (uint8_t)((op->ob_gc_bits & ~_PyGC_BITS_ZGC_COLOR)
+                               | color);
+}
+
+/* --- zgc_validate.c: the candidate set and its validation --------------- */
+
+/* A candidate set.  A member has _PyGC_BITS_UNREACHABLE set and its ob_tid
+ * holds gc_refs until the host scans it. */
+struct _zgc_candidates {
+    PyObject **items;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+};
+
+/* Add a tracked object that is not a member yet.  -1 on out-of-memory
+ * (nothing changed). */
+extern int _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op);
+
+/* gc_refs = refcount - references from inside the set, for every member.
+ * The host must then add the deferred references of the thread stacks. */
+extern void _PyZgc_ValidateCountRefs(struct _zgc_candidates *set);
+
+/* The visitor that subtracts internal references; deferred stack
+ * references must not be passed to it (_PyGC_VisitStackRef). */
+extern int _PyZgc_VisitDecrefCandidate(PyObject *op, void *arg);
+
+/* Clear the candidate bit on every member with references from outside
+ * the set and on everything reachable from it inside the set.  With
+ * keep_deferred, members with deferred refcounting count as referenced
+ * (GH-129236).  Returns -1 on out-of-memory. */
+extern int _PyZgc_ValidateMarkReachable(struct _zgc_candidates *set,
+                                        int keep_deferred);
+
+/* Callback through which a collection hands each member back to the host
+ * collector (gc_free_threading.c), which finishes it: still a candidate
+ * (bit set) -> garbage worklist, otherwise restore ob_tid. */
+typedef void (*_PyZgc_ScanFunc)(PyObject *op, void *arg);
+
+/* Call `scan` on every member, then release the set.  Every member gets the
+ * current color; returns how many of them are still tracked. */
+extern Py_ssize_t _PyZgc_ValidateScan(struct _zgc_candidates *set,
+                                      _PyZgc_ScanFunc scan, void *arg);
+
+/* Out-of-memory: hand every member to `restore` (which must clear the
+ * candidate bit and restore ob_tid), release the set. */
+extern void _PyZgc_ValidateAbort(struct _zgc_candidates *set,
+                                 _PyZgc_ScanFunc restore, void *arg);
+
+/* --- zgc_mark.c: marking from the roots ---------------------------------- */
+
+struct _zgc_mark {
+    PyObject **items;             // the mark stack
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    uint8_t color;                // this cycle's color
+    Py_ssize_t marked;            // objects marked so far
+};
+
+/* World stopped: flip the interpreter's color (unmarking every object) and
+ * start an empty mark. */
+extern void _PyZgc_MarkStart(PyInterpreterState *interp,
+                             struct _zgc_mark *mark);
+
+/* World stopped: mark the roots.  -1 on out-of-memory. */
+extern int _PyZgc_MarkRoots(PyInterpreterState *interp,
+                            struct _zgc_mark *mark);
+
+/* World stopped: mark what the stacked objects reach, popping at most
+ * `budget` objects (no limit if negative).  1 when the stack is empty, 0
+ * when the budget ran out, -1 on out-of-memory. */
+extern int _PyZgc_MarkDrain(struct _zgc_mark *mark, Py_ssize_t budget);
+
+extern void _PyZgc_MarkDone(struct _zgc_mark *mark);
+
+/* --- zgc_full.c: candidate discovery of a full collection ---------------- */
+
+/* World stopped, refcounts merged, young logs emptied: mark from the roots
+ * (if use_marks, and the colors are not stale), then sweep the GC heaps, making every tracked, unfrozen,
+ * mortal, unmarked object a candidate, and count references inside the
+ * set.  *objects is the number of objects in the GC heaps, *marked the
+ * number marked.  -1 on out-of-memory (members added so far stay in the
+ * set, to be aborted by the caller). */
+extern int _PyZgc_FullBegin(PyInterpreterState *interp,
+                            struct _zgc_candidates *set, int use_marks,
+                            Py_ssize_t *objects, Py_ssize_t *marked);
+
+/* World stopped: the full collection validated its candidates, so every
+ * tracked, unfrozen object has the current color again. */
+extern void _PyZgc_FullDone(PyInterpreterState *interp);
+
+/* gc_free_threading.c (patched): call `callback` on every object of the GC
+ * heaps of `interp`, tracked or not, with the world stopped; stop when it
+ * returns 0. */
+extern void _PyGC_VisitAllObjectsWorldStopped(PyInterpreterState *interp,
+                                              gcvisitobjects_t callback,
+                                              void *arg);
+
 /* --- zgc_young.c: young log and young collection ------------------------- */
 
-/* Called by _PyObject_GC_TRACK: log `op` in the current thread's young log. */
+/* Called by _PyObject_GC_TRACK: log `op` in the current thread's young log
+ * and give it the current color. */
 PyAPI_FUNC(void) _PyZgc_YoungLog(PyObject *op);
 
 /* Free the young log of a thread state that is being deleted. */
 extern void _PyZgc_YoungLogFree(PyThreadState *tstate);
 
-/* The young set of one young collection: candidates gathered from the
- * logs, each with _PyGC_BITS_UNREACHABLE set while it is a member. */
-struct _zgc_young_set {
-    PyObject **items;
-    Py_ssize_t len;
-};
-
-/* Callback through which a young collection hands each candidate back to
- * the host collector (gc_free_threading.c), which finishes it exactly as a
- * full collection would: still unreachable (bit set) -> garbage worklist,
- * otherwise restore ob_tid. */
-typedef void (*_PyZgc_ScanFunc)(PyObject *op, void *arg);
-
-/* Young collection, phase 1 (world stopped, per-thread and biased
- * refcounts merged): gather the young set from every thread's log of
- * `interp`, empty the logs, and compute in ob_tid
- * gc_refs = refcount - references from inside the young set.
- * Returns the number of candidates, or -1 on out-of-memory (nothing was
- * changed then; the logs are kept). */
+/* Gather a young collection's candidate set (world stopped, per-thread and
+ * biased refcounts merged): the objects logged by every thread of `interp`
+ * since the last collection; empty the logs and count references inside
+ * the set (_PyZgc_ValidateCountRefs).  Returns the number of candidates,
+ * or -1 on out-of-memory (the set is empty then and the logs are kept). */
 extern Py_ssize_t _PyZgc_YoungBegin(PyInterpreterState *interp,
-                                    struct _zgc_young_set *set);
-
-/* The visitor of phase 1 that subtracts internal references; deferred
- * stack references must not be passed to it (_PyGC_VisitStackRef). */
-extern int _PyZgc_VisitDecrefYoung(PyObject *op, void *arg);
-
-/* Phase 2 (after the host added deferred stack references): clear the
- * unreachable bit on every candidate with references from outside the set
- * and on everything reachable from it inside the set.  With keep_deferred,
- * candidates with deferred refcounting count as referenced (GH-129236).
- * Returns -1 on out-of-memory. */
-extern int _PyZgc_YoungMarkReachable(struct _zgc_young_set *set,
-                                     int keep_deferred);
-
-/* Phase 3: call `scan` on every candidate, then release the set.  The
- * survivors are old from now on; returns how many of them are still
- * tracked (promoted). */
-extern Py_ssize_t _PyZgc_YoungScan(struct _zgc_young_set *set,
-                                   _PyZgc_ScanFunc scan, void *arg);
-
-/* Out-of-memory after phase 1: hand every candidate to `restore` (which
- * must clear the unreachable bit and restore ob_tid), release the set. */
-extern void _PyZgc_YoungAbort(struct _zgc_young_set *set,
-                              _PyZgc_ScanFunc restore, void *arg);
+                                    struct _zgc_candidates *set);
 
 /* World stopped, at the start of a full collection: every logged object is
  * about to become old; empty the young logs of `interp`. */

@@ -1,9 +1,10 @@
 /* zgc_young.c: the young generation of pyzgc.
  *
- * Owns the per-thread young logs and the three phases of a young
- * collection; the host driver (gc_free_threading.c, patched) runs them
- * inside its first stop-the-world pause, between merging per-thread and
- * biased refcounts and clearing weakrefs of the garbage found.
+ * Owns the per-thread young logs and the gathering of a young
+ * collection's candidate set; the host driver (gc_free_threading.c,
+ * patched) gathers it inside its first stop-the-world pause, between
+ * merging per-thread and biased refcounts and validating the set
+ * (zgc_validate.c: trial deletion restricted to the candidates).
  *
  * Young set.  Every object the GC starts tracking (_PyObject_GC_TRACK) is
  * appended to its thread's log, with no shared write: the log is plain
@@ -13,24 +14,18 @@
  * be stale (the object died, its block was reused); zgc_heap.c says when
  * an entry still points at an object header, and the TRACKED bit says
  * whether that header is a tracked object now.  Duplicates are dropped by
- * the unreachable bit, which marks membership of the young set.
+ * the candidate bit.
  *
- * Survivors are promoted; tuples that can never be part of a cycle are
- * untracked on the way, as full collections do.
+ * The log hook also gives a newly tracked object the current mark color
+ * (zgc_mark.c): it is "marked" during a full collection that is under way,
+ * and unmarked (a candidate unless reached from the roots) in the next one.
  *
- * Young collection = trial deletion restricted to the young set Y, with
- * the world stopped and refcounts exact (the soundness rule of
- * InternalDocs/zgc.md):
- *   gc_refs(y) = refcount(y) - #{references to y from objects in Y}
- *                + #{deferred references to y from thread stacks}
- * References from anything outside Y (old objects, untracked and non-GC
- * objects, C globals) are never subtracted, so they keep their targets
- * alive.  Objects with gc_refs > 0, and everything reachable from them
- * inside Y, survive.  The rest of Y has no reference from outside itself
- * and is garbage however Y was chosen; it is handed to the host, which
- * treats it exactly like the garbage of a full collection (weakrefs,
- * finalizers, resurrection check, tp_clear).  The pause is proportional
- * to |Y|, its edges and the thread stacks, not to the heap.
+ * A young collection validates the young set Y: references from anything
+ * outside Y (old objects, untracked and non-GC objects, C globals) keep
+ * their targets alive, so the pause is proportional to |Y|, its edges and
+ * the thread stacks, not to the heap.  Survivors are promoted; tuples that
+ * can never be part of a cycle are untracked on the way, as full
+ * collections do.
  */
 
 #include "Python.h"
@@ -39,12 +34,9 @@
 
 #include "pycore_gc.h"            // _PyObject_GC_IS_TRACKED()
 #include "pycore_interp.h"        // PyInterpreterState
-#include "pycore_object.h"        // _PyObject_ASSERT()
-#include "pycore_object_deferred.h" // _PyObject_HasDeferredRefcount()
-#include "pycore_object_stack.h"  // _PyObjectStack
+#include "pycore_object.h"        // _Py_IsImmortal()
 #include "pycore_pystate.h"       // _PyThreadState_GET()
 #include "pycore_tstate.h"        // _PyThreadStateImpl
-#include "pycore_tuple.h"         // _PyTuple_MaybeUntrack()
 #include "pycore_zgc.h"
 
 // First size of a thread's log, and the size past which a log that no
@@ -53,12 +45,6 @@
 #define YOUNG_LOG_INITIAL 1024
 #define YOUNG_LOG_MAX (1 << 22)
 
-static inline int
-in_young_set(PyObject *op)
-{
-    return (op->ob_gc_bits & _PyGC_BITS_UNREACHABLE) != 0;
-}
-
 void
 _PyZgc_YoungLog(PyObject *op)
 {
@@ -66,6 +52,10 @@ _PyZgc_YoungLog(PyObject *op)
     if (tstate == NULL) {
         return;
     }
+    // The color only changes with the world stopped, and this thread is
+    // the only one that can see `op` being tracked: a plain write, like
+    // the TRACKED bit just set.
+    _PyZgc_SetColor(op, tstate->interp->gc.zgc_color);
     struct _gc_thread_state *gc = &((_PyThreadStateImpl *)tstate)->gc;
     if (gc->young_len == gc->young_cap) {
         Py_ssize_t cap = gc->young_cap ? gc->young_cap * 2 : YOUNG_LOG_INITIAL;
@@ -124,25 +114,11 @@ _PyZgc_YoungForgetAll(PyInterpreterState *interp)
     _PyZgc_LogsEmptied(interp);
 }
 
-// Subtract one reference from a referent that is in the young set.  Like
-// upstream's visit_decref, _PyGC_VisitStackRef does not call it for deferred
-// stack references in generator and frame objects: those are not counted in
-// the refcount, so they must not be subtracted from it.
-int
-_PyZgc_VisitDecrefYoung(PyObject *op, void *arg)
-{
-    if (_PyObject_GC_IS_TRACKED(op) && in_young_set(op)) {
-        op->ob_tid -= 1;
-    }
-    return 0;
-}
-
 Py_ssize_t
-_PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_young_set *set)
+_PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_candidates *set)
 {
     assert(interp->stoptheworld.world_stopped);
-    set->items = NULL;
-    set->len = 0;
+    *set = (struct _zgc_candidates){ NULL, 0, 0 };
 
     struct _zgc_page_lookup pages;
     if (_PyZgc_PageLookupBegin(&pages) < 0) {
@@ -154,18 +130,18 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_young_set *set)
         total += ((_PyThreadStateImpl *)p)->gc.young_len;
     }
     if (total > 0) {
+        // Room for every entry up front: adding cannot fail below.
         set->items = PyMem_RawMalloc(total * sizeof(PyObject *));
         if (set->items == NULL) {
             HEAD_UNLOCK(&_PyRuntime);
             _PyZgc_PageLookupDone(&pages);
             return -1;
         }
+        set->cap = total;
     }
 
     // Gather: trusted entries naming tracked, mortal, unfrozen objects,
-    // each once.  ob_tid is borrowed for gc_refs until the host restores it
-    // (from the segment's owner, as for every object a collection visits).
-    Py_ssize_t n = 0;
+    // each once (a member already has the candidate bit).
     _Py_FOR_EACH_TSTATE_UNLOCKED(interp, p) {
         struct _gc_thread_state *gc = &((_PyThreadStateImpl *)p)->gc;
         for (Py_ssize_t i = 0; i < gc->young_len; i++) {
@@ -180,107 +156,16 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_young_set *set)
             {
                 continue;
             }
-            op->ob_gc_bits = bits | _PyGC_BITS_UNREACHABLE;
-            op->ob_tid = 0;
-            set->items[n++] = op;
+            (void)_PyZgc_CandidateAdd(set, op);
         }
     }
     forget_logs(interp);
     HEAD_UNLOCK(&_PyRuntime);
     _PyZgc_PageLookupDone(&pages);
     _PyZgc_LogsEmptied(interp);
-    set->len = n;
 
-    // gc_refs = refcount (exact: the host merged per-thread and queued
-    // refcounts) less the deferred-refcount bias ...
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *op = set->items[i];
-        Py_ssize_t refcount = Py_REFCNT(op);
-        if (_PyObject_HasDeferredRefcount(op)) {
-            refcount -= _Py_REF_DEFERRED;
-        }
-        _PyObject_ASSERT(op, refcount >= 0);
-        op->ob_tid = (uintptr_t)refcount;
-    }
-    // ... less the references from inside the young set.
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *op = set->items[i];
-        Py_TYPE(op)->tp_traverse(op, _PyZgc_VisitDecrefYoung, NULL);
-    }
-    return n;
-}
-
-static int
-visit_clear_young(PyObject *op, void *stack)
-{
-    if (_PyObject_GC_IS_TRACKED(op) && in_young_set(op)) {
-        op->ob_gc_bits &= ~_PyGC_BITS_UNREACHABLE;
-        return _PyObjectStack_Push((_PyObjectStack *)stack, op);
-    }
-    return 0;
-}
-
-int
-_PyZgc_YoungMarkReachable(struct _zgc_young_set *set, int keep_deferred)
-{
-    _PyObjectStack stack = { NULL };
-    for (Py_ssize_t i = 0; i < set->len; i++) {
-        PyObject *op = set->items[i];
-        if (!in_young_set(op)) {
-            continue;       // already found reachable
-        }
-        _PyObject_ASSERT_WITH_MSG(op, (Py_ssize_t)op->ob_tid >= 0,
-                                  "refcount is too small");
-        if (op->ob_tid == 0
-            && !(keep_deferred && _PyObject_HasDeferredRefcount(op)))
-        {
-            continue;       // no reference from outside (yet)
-        }
-        op->ob_gc_bits &= ~_PyGC_BITS_UNREACHABLE;
-        do {
-            if (Py_TYPE(op)->tp_traverse(op, visit_clear_young, &stack) < 0) {
-                _PyObjectStack_Clear(&stack);
-                return -1;
-            }
-            op = _PyObjectStack_Pop(&stack);
-        } while (op != NULL);
-    }
-    return 0;
-}
-
-Py_ssize_t
-_PyZgc_YoungScan(struct _zgc_young_set *set, _PyZgc_ScanFunc scan, void *arg)
-{
-    Py_ssize_t promoted = 0;
-    for (Py_ssize_t i = 0; i < set->len; i++) {
-        PyObject *op = set->items[i];
-        int survives = !in_young_set(op);
-        scan(op, arg);
-        if (survives) {
-            // As a full collection does: a surviving tuple that can never
-            // be part of a cycle stops being tracked, and is never old.
-            if (PyTuple_CheckExact(op)) {
-                _PyTuple_MaybeUntrack(op);
-            }
-            promoted += _PyObject_GC_IS_TRACKED(op);
-        }
-    }
-    PyMem_RawFree(set->items);
-    set->items = NULL;
-    set->len = 0;
-    return promoted;
-}
-
-void
-_PyZgc_YoungAbort(struct _zgc_young_set *set, _PyZgc_ScanFunc restore,
-                  void *arg)
-{
-    for (Py_ssize_t i = 0; i < set->len; i++) {
-        restore(set->items[i], arg);
-    }
-    PyMem_RawFree(set->items);
-    set->items = NULL;
-    set->len = 0;
+    _PyZgc_ValidateCountRefs(set);
+    return set->len;
 }
 
 #endif  /* Py_ZGC */

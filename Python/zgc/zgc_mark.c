@@ -1,0 +1,217 @@
+/* zgc_mark.c: colored mark state and marking from the roots.
+ *
+ * Owns the mark color, the mark stack and the tracer that marks the
+ * tracked objects reachable from the known roots.  Everything here runs
+ * with the world stopped (a full collection's first pause).
+ *
+ * Colors.  "Marked" means "has this cycle's color": bit 7 of ob_gc_bits
+ * (unused upstream) equals gcstate->zgc_color.  A full collection flips
+ * the color before it marks, which unmarks every object at once; nothing
+ * is ever cleared.  Marking is only complete if, when a full collection
+ * flips the color, every tracked, unfrozen object has the color of the
+ * cycle before: an object with an older color would look marked, and
+ * neither it nor what only it reaches would be a candidate.  So every path
+ * that leaves a tracked object behind gives it the current color:
+ *   - marking, here;
+ *   - validation, for every candidate, garbage included (a finalizer may
+ *     resurrect it) (zgc_validate.c);
+ *   - tracking, for objects tracked since (zgc_young.c's log hook);
+ *   - gc.unfreeze(), for objects that were frozen (patched visit_unfreeze);
+ *   - a full collection abandoned after the flip cannot: it leaves the
+ *     colors marked stale, and the next one runs without marks
+ *     (zgc_full.c).  The bit is in the header rather than a side bitmap because
+ * the tracer reads the header anyway (ob_type for tp_traverse, the
+ * TRACKED and FROZEN bits), so the color costs no extra cache line; see
+ * InternalDocs/zgc.md for the measurement.
+ *
+ * Marking.  The roots are those of upstream's mark-alive pass: the sys
+ * and builtins dicts, the interpreter dict, the dicts and subclass lists
+ * of managed static types, and every object on the thread stacks.  What
+ * is marked is reachable from a root with the world stopped, so it is
+ * live.  What is not marked is only a candidate (objects reachable only
+ * from C globals, non-GC objects or untracked containers are not marked):
+ * the validation in zgc_validate.c decides, so an incomplete set of roots
+ * costs pause time, never safety.  Frozen objects are neither marked nor
+ * written; objects reachable only through them stay unmarked and are kept
+ * by validation.
+ *
+ * Out of memory while marking leaves a partly marked cycle behind, which
+ * needs no undoing: a color is only a hint to candidate discovery.
+ */
+
+#include "Python.h"
+
+#ifdef Py_ZGC
+
+#include "pycore_gc.h"            // _PyObject_GC_IS_TRACKED()
+#include "pycore_interp.h"        // PyInterpreterState
+#include "pycore_interpframe.h"   // _PyInterpreterFrame
+#include "pycore_object.h"        // _Py_IsImmortal()
+#include "pycore_pystate.h"       // _Py_FOR_EACH_TSTATE_BEGIN()
+#include "pycore_stackref.h"      // PyStackRef_AsPyObjectBorrow()
+#include "pycore_tuple.h"         // _PyTuple_MaybeUntrack()
+#include "pycore_zgc.h"
+
+#define MARK_STACK_INITIAL 4096
+
+void
+_PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
+{
+    assert(interp->stoptheworld.world_stopped);
+    interp->gc.zgc_color ^= _PyGC_BITS_ZGC_COLOR;
+    *mark = (struct _zgc_mark){ .color = interp->gc.zgc_color };
+}
+
+static int
+push(struct _zgc_mark *mark, PyObject *op)
+{
+    if (mark->len == mark->cap) {
+        Py_ssize_t cap = mark->cap ? mark->cap * 2 : MARK_STACK_INITIAL;
+        PyObject **items = PyMem_RawRealloc(mark->items,
+                                            cap * sizeof(*items));
+        if (items == NULL) {
+            return -1;
+        }
+        mark->items = items;
+        mark->cap = cap;
+    }
+    mark->items[mark->len++] = op;
+    return 0;
+}
+
+// Mark `op` if it is tracked, unfrozen and not yet marked, and push it so
+// that its referents get marked too.
+static int
+mark_visit(PyObject *op, void *arg)
+{
+    struct _zgc_mark *mark = (struct _zgc_mark *)arg;
+    uint8_t bits = op->ob_gc_bits;
+    if ((bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN))
+            != _PyGC_BITS_TRACKED
+        || (bits & _PyGC_BITS_ZGC_COLOR) == mark->color
+        || _Py_IsImmortal(op))
+    {
+        // Immortal objects are never candidates, and may be shared with
+        // other interpreters, which mark with their worlds stopped, not
+        // this one's: they are not written.
+        return 0;
+    }
+    op->ob_gc_bits = (uint8_t)((bits & ~_PyGC_BITS_ZGC_COLOR) | mark->color);
+    mark->marked++;
+    return push(mark, op);
+}
+
+static int
+mark_root(struct _zgc_mark *mark, PyObject *op)
+{
+    return op == NULL ? 0 : mark_visit(op, mark);
+}
+
+static int
+mark_stackref(struct _zgc_mark *mark, _PyStackRef ref)
+{
+    if (PyStackRef_IsNullOrInt(ref)) {
+        return 0;
+    }
+    return mark_visit(PyStackRef_AsPyObjectBorrow(ref), mark);
+}
+
+static int
+mark_thread_stacks(PyInterpreterState *interp, struct _zgc_mark *mark)
+{
+    int err = 0;
+    _Py_FOR_EACH_TSTATE_BEGIN(interp, p) {
+        for (_PyInterpreterFrame *f = p->current_frame; f != NULL;
+             f = f->previous)
+        {
+            if (f->owner >= FRAME_OWNED_BY_INTERPRETER) {
+                continue;
+            }
+            if (f->stackpointer == NULL) {
+                // GH-129236: no valid stack pointer while the frame is in
+                // the middle of PyStackRef_CLOSE(); its objects stay
+                // candidates, which validation keeps.
+                continue;
+            }
+            if (mark_stackref(mark, f->f_executable) < 0) {
+                err = -1;
+                goto done;
+            }
+            for (_PyStackRef *top = f->stackpointer; top != f->localsplus; ) {
+                --top;
+                if (mark_stackref(mark, *top) < 0) {
+                    err = -1;
+                    goto done;
+                }
+            }
+        }
+    }
+done:
+    _Py_FOR_EACH_TSTATE_END(interp);
+    return err;
+}
+
+int
+_PyZgc_MarkRoots(PyInterpreterState *interp, struct _zgc_mark *mark)
+{
+    assert(interp->stoptheworld.world_stopped);
+    if (mark_root(mark, interp->sysdict) < 0
+        || mark_root(mark, interp->builtins) < 0
+        || mark_root(mark, interp->dict) < 0)
+    {
+        return -1;
+    }
+    struct types_state *types = &interp->types;
+    for (int i = 0; i < _Py_MAX_MANAGED_STATIC_BUILTIN_TYPES; i++) {
+        if (mark_root(mark, types->builtins.initialized[i].tp_dict) < 0
+            || mark_root(mark,
+                         types->builtins.initialized[i].tp_subclasses) < 0)
+        {
+            return -1;
+        }
+    }
+    for (int i = 0; i < _Py_MAX_MANAGED_STATIC_EXT_TYPES; i++) {
+        if (mark_root(mark, types->for_extensions.initialized[i].tp_dict) < 0
+            || mark_root(mark,
+                         types->for_extensions.initialized[i].tp_subclasses)
+               < 0)
+        {
+            return -1;
+        }
+    }
+    return mark_thread_stacks(interp, mark);
+}
+
+int
+_PyZgc_MarkDrain(struct _zgc_mark *mark, Py_ssize_t budget)
+{
+    while (mark->len > 0) {
+        if (budget >= 0 && budget-- == 0) {
+            return 0;
+        }
+        PyObject *op = mark->items[--mark->len];
+        if (PyTuple_CheckExact(op)) {
+            // As upstream's mark-alive pass does: a tuple that can never
+            // be part of a cycle stops being tracked (and needs no visit).
+            _PyTuple_MaybeUntrack(op);
+            if (!_PyObject_GC_IS_TRACKED(op)) {
+                continue;
+            }
+        }
+        if (Py_TYPE(op)->tp_traverse(op, mark_visit, mark) < 0) {
+            return -1;
+        }
+    }
+    return 1;
+}
+
+void
+_PyZgc_MarkDone(struct _zgc_mark *mark)
+{
+    PyMem_RawFree(mark->items);
+    mark->items = NULL;
+    mark->len = 0;
+    mark->cap = 0;
+}
+
+#endif  /* Py_ZGC */

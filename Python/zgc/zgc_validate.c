@@ -1,0 +1,185 @@
+/* zgc_validate.c: the one place where pyzgc declares garbage.
+ *
+ * Owns the candidate set and trial deletion restricted to it, which every
+ * collection (young or full) runs inside its first stop-the-world pause,
+ * after the host merged per-thread and biased refcounts (so refcounts are
+ * exact) and before weakrefs of the garbage are cleared.  This is the
+ * soundness rule of InternalDocs/zgc.md:
+ *
+ *   gc_refs(c) = refcount(c) - #{references to c from objects in C}
+ *                + #{deferred references to c from thread stacks}
+ *
+ * References from anything outside the candidate set C (objects that are
+ * not candidates, untracked and non-GC objects, C globals) are never
+ * subtracted, so they keep their targets alive.  Candidates with
+ * gc_refs > 0, and everything reachable from them inside C, survive.  The
+ * rest of C has no reference from outside itself and is garbage however C
+ * was chosen (the young log, unmarked objects of a full collection): a
+ * badly chosen C costs precision, never safety.
+ *
+ * Membership of C is the _PyGC_BITS_UNREACHABLE bit, which also says that
+ * ob_tid holds gc_refs instead of the owning thread's id (as upstream's
+ * collector uses it); the host restores ob_tid when it scans a candidate.
+ * Everything here runs with the world stopped.
+ */
+
+#include "Python.h"
+
+#ifdef Py_ZGC
+
+#include "pycore_gc.h"            // _PyObject_GC_IS_TRACKED()
+#include "pycore_interp.h"        // PyInterpreterState
+#include "pycore_object.h"        // _PyObject_ASSERT()
+#include "pycore_object_deferred.h" // _PyObject_HasDeferredRefcount()
+#include "pycore_object_stack.h"  // _PyObjectStack
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_tuple.h"         // _PyTuple_MaybeUntrack()
+#include "pycore_zgc.h"
+
+static inline int
+is_candidate(PyObject *op)
+{
+    return (op->ob_gc_bits & _PyGC_BITS_UNREACHABLE) != 0;
+}
+
+int
+_PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op)
+{
+    assert(_PyObject_GC_IS_TRACKED(op) && !is_candidate(op));
+    if (set->len == set->cap) {
+        Py_ssize_t cap = set->cap ? set->cap * 2 : 1024;
+        PyObject **items = PyMem_RawRealloc(set->items, cap * sizeof(*items));
+        if (items == NULL) {
+            return -1;
+        }
+        set->items = items;
+        set->cap = cap;
+    }
+    // ob_tid is borrowed for gc_refs until the host restores it (from the
+    // segment's owner, as for every object a collection visits).
+    op->ob_gc_bits |= _PyGC_BITS_UNREACHABLE;
+    op->ob_tid = 0;
+    set->items[set->len++] = op;
+    return 0;
+}
+
+// Subtract one reference from a referent that is a candidate.  Like
+// upstream's visit_decref, _PyGC_VisitStackRef does not call it for deferred
+// stack references in generator and frame objects: those are not counted in
+// the refcount, so they must not be subtracted from it.
+int
+_PyZgc_VisitDecrefCandidate(PyObject *op, void *arg)
+{
+    if (_PyObject_GC_IS_TRACKED(op) && is_candidate(op)) {
+        op->ob_tid -= 1;
+    }
+    return 0;
+}
+
+void
+_PyZgc_ValidateCountRefs(struct _zgc_candidates *set)
+{
+    // gc_refs = refcount (exact: the host merged per-thread and queued
+    // refcounts) less the deferred-refcount bias ...
+    for (Py_ssize_t i = 0; i < set->len; i++) {
+        PyObject *op = set->items[i];
+        Py_ssize_t refcount = Py_REFCNT(op);
+        if (_PyObject_HasDeferredRefcount(op)) {
+            refcount -= _Py_REF_DEFERRED;
+        }
+        _PyObject_ASSERT(op, refcount >= 0);
+        op->ob_tid = (uintptr_t)refcount;
+    }
+    // ... less the references from inside the set.
+    for (Py_ssize_t i = 0; i < set->len; i++) {
+        PyObject *op = set->items[i];
+        Py_TYPE(op)->tp_traverse(op, _PyZgc_VisitDecrefCandidate, NULL);
+    }
+}
+
+static int
+visit_clear_candidate(PyObject *op, void *stack)
+{
+    if (_PyObject_GC_IS_TRACKED(op) && is_candidate(op)) {
+        op->ob_gc_bits &= ~_PyGC_BITS_UNREACHABLE;
+        return _PyObjectStack_Push((_PyObjectStack *)stack, op);
+    }
+    return 0;
+}
+
+int
+_PyZgc_ValidateMarkReachable(struct _zgc_candidates *set, int keep_deferred)
+{
+    _PyObjectStack stack = { NULL };
+    for (Py_ssize_t i = 0; i < set->len; i++) {
+        PyObject *op = set->items[i];
+        if (!is_candidate(op)) {
+            continue;       // already found reachable
+        }
+        _PyObject_ASSERT_WITH_MSG(op, (Py_ssize_t)op->ob_tid >= 0,
+                                  "refcount is too small");
+        if (op->ob_tid == 0
+            && !(keep_deferred && _PyObject_HasDeferredRefcount(op)))
+        {
+            continue;       // no reference from outside (yet)
+        }
+        op->ob_gc_bits &= ~_PyGC_BITS_UNREACHABLE;
+        do {
+            if (Py_TYPE(op)->tp_traverse(op, visit_clear_candidate,
+                                         &stack) < 0) {
+                _PyObjectStack_Clear(&stack);
+                return -1;
+            }
+            op = _PyObjectStack_Pop(&stack);
+        } while (op != NULL);
+    }
+    return 0;
+}
+
+static void
+release(struct _zgc_candidates *set)
+{
+    PyMem_RawFree(set->items);
+    set->items = NULL;
+    set->len = 0;
+    set->cap = 0;
+}
+
+Py_ssize_t
+_PyZgc_ValidateScan(struct _zgc_candidates *set, _PyZgc_ScanFunc scan,
+                    void *arg)
+{
+    uint8_t color = _PyInterpreterState_GET()->gc.zgc_color;
+    Py_ssize_t survivors = 0;
+    for (Py_ssize_t i = 0; i < set->len; i++) {
+        PyObject *op = set->items[i];
+        int survives = !is_candidate(op);
+        // Every member gets the current color, garbage too: a finalizer
+        // may resurrect it, and then it must be unmarked (a candidate
+        // again) once the next full collection flips the color.
+        _PyZgc_SetColor(op, color);
+        scan(op, arg);
+        if (survives) {
+            // As upstream's full collection does: a surviving tuple that
+            // can never be part of a cycle stops being tracked.
+            if (PyTuple_CheckExact(op)) {
+                _PyTuple_MaybeUntrack(op);
+            }
+            survivors += _PyObject_GC_IS_TRACKED(op);
+        }
+    }
+    release(set);
+    return survivors;
+}
+
+void
+_PyZgc_ValidateAbort(struct _zgc_candidates *set, _PyZgc_ScanFunc restore,
+                     void *arg)
+{
+    for (Py_ssize_t i = 0; i < set->len; i++) {
+        restore(set->items[i], arg);
+    }
+    release(set);
+}
+
+#endif  /* Py_ZGC */
