@@ -21,6 +21,7 @@ extern "C" {
 #include <stdint.h>               // uint64_t
 
 struct _gc_runtime_state;
+struct _zgc_page_lookup;
 
 /* Pause histogram buckets: bucket i counts pauses of [2**i, 2**(i+1))
  * microseconds; bucket 0 also counts shorter ones, the last also longer
@@ -40,6 +41,7 @@ struct _zgc_generation_totals {
 /* What one collection cost (zgc_stat.c); times are perf-counter ticks. */
 struct _zgc_collection_stats {
     int generation;               // 0: young, 2: full
+    int slices;                   // discovery slices of a full collection
     PyTime_t start;
     PyTime_t duration;
     PyTime_t pause_start;
@@ -129,6 +131,10 @@ struct _zgc_candidates {
     Py_ssize_t cap;
 };
 
+/* Make room for `n` more members.  -1 on out-of-memory. */
+extern int _PyZgc_CandidatesReserve(struct _zgc_candidates *set,
+                                    Py_ssize_t n);
+
 /* Add a tracked object that is not a member yet.  -1 on out-of-memory
  * (nothing changed). */
 extern int _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op);
@@ -165,8 +171,16 @@ extern void _PyZgc_ValidateAbort(struct _zgc_candidates *set,
 
 /* --- zgc_mark.c: marking from the roots ---------------------------------- */
 
+/* A mark-stack entry: an object to traverse, or the rest of a large list,
+ * tuple or dict from item `pos` on (pos >= 0), so that one huge container
+ * does not make one slice long. */
+struct _zgc_mark_entry {
+    PyObject *op;
+    Py_ssize_t pos;               // -1: traverse the whole object
+};
+
 struct _zgc_mark {
-    PyObject **items;             // the mark stack
+    struct _zgc_mark_entry *items;    // the mark stack
     Py_ssize_t len;
     Py_ssize_t cap;
     uint8_t color;                // this cycle's color
@@ -183,20 +197,84 @@ extern int _PyZgc_MarkRoots(PyInterpreterState *interp,
                             struct _zgc_mark *mark);
 
 /* World stopped: mark what the stacked objects reach, popping at most
- * `budget` objects (no limit if negative).  1 when the stack is empty, 0
- * when the budget ran out, -1 on out-of-memory. */
-extern int _PyZgc_MarkDrain(struct _zgc_mark *mark, Py_ssize_t budget);
+ * `budget` objects (no limit if negative).  With `released`, an entry on a
+ * page released after `seq` is dropped (it was pushed in an earlier slice).
+ * 1 when the stack is empty, 0 when the budget ran out, -1 on
+ * out-of-memory. */
+extern int _PyZgc_MarkDrain(struct _zgc_mark *mark,
+                            const struct _zgc_page_lookup *released,
+                            uint64_t seq, Py_ssize_t budget);
 
 extern void _PyZgc_MarkDone(struct _zgc_mark *mark);
 
+/* --- zgc_pages.c: the GC heaps a page at a time ------------------------- */
+
+struct _zgc_page_ref {
+    void *page;                   // mi_page_t *
+    void *start;                  // its first block
+    uint8_t offset;               // of the PyObject in a block
+};
+
+struct _zgc_page_snapshot {
+    struct _zgc_page_ref *items;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    Py_ssize_t next;              // the next page to sweep
+};
+
+/* World stopped: record every non-empty page of the GC heaps of `interp`
+ * (every thread's, and the abandoned segments').  -1 on out-of-memory. */
+extern int _PyZgc_PagesSnapshot(PyInterpreterState *interp,
+                                struct _zgc_page_snapshot *snap);
+
+/* World stopped: call `visit` on every allocated block of a snapshot page,
+ * unless a page covering it was released after `seq`.  Returns the number
+ * of blocks visited. */
+extern Py_ssize_t _PyZgc_PageVisit(const struct _zgc_page_ref *ref,
+                                   const struct _zgc_page_lookup *released,
+                                   uint64_t seq, gcvisitobjects_t visit,
+                                   void *arg);
+
+extern void _PyZgc_PagesDone(struct _zgc_page_snapshot *snap);
+
 /* --- zgc_full.c: candidate discovery of a full collection ---------------- */
 
-/* World stopped, refcounts merged, young logs emptied: mark from the roots
- * (if use_marks, and the colors are not stale), then sweep the GC heaps, making every tracked, unfrozen,
- * mortal, unmarked object a candidate, and count references inside the
- * set.  *objects is the number of objects in the GC heaps, *marked the
- * number marked.  -1 on out-of-memory (members added so far stay in the
- * set, to be aborted by the caller). */
+/* A full collection's discovery, kept between its slices. */
+struct _zgc_cycle {
+    int phase;                    // idle, mark, sweep, ready
+    int use_marks;
+    uint8_t color;                // the cycle's color
+    uint64_t seq;                 // page-release sequence number at start
+    struct _zgc_mark mark;
+    struct _zgc_page_snapshot pages;
+    PyObject **found;             // unmarked objects the sweep saw
+    Py_ssize_t nfound;
+    Py_ssize_t capfound;
+    Py_ssize_t objects;           // objects the sweep saw
+    Py_ssize_t marked;
+    Py_ssize_t slices;
+};
+
+/* World stopped: one slice of a full collection's discovery, for about
+ * `budget` perf-counter ticks; starts a cycle if none is in progress.
+ * 1: ready for validation; 0: more to do; -1: out of memory (the cycle is
+ * abandoned). */
+extern int _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget);
+
+extern int _PyZgc_CycleInProgress(PyInterpreterState *interp);
+
+/* Drop a cycle in progress (its colors are stale from now on). */
+extern void _PyZgc_CycleAbandon(PyInterpreterState *interp);
+
+/* In a forked child: forget the cycle the parent was running. */
+extern void _PyZgc_CycleAfterFork(PyInterpreterState *interp);
+
+/* World stopped, refcounts merged: finish the cycle (or run all of it now
+ * if no slice ran; with use_marks false, or stale colors, without marking)
+ * and add every object it found that is still a tracked, unfrozen, mortal,
+ * unmarked object to `set`.  *objects is the number of objects in the GC
+ * heaps, *marked the number marked.  -1 on out-of-memory (members added so
+ * far stay in the set, to be aborted by the caller). */
 extern int _PyZgc_FullBegin(PyInterpreterState *interp,
                             struct _zgc_candidates *set, int use_marks,
                             Py_ssize_t *objects, Py_ssize_t *marked);
@@ -204,13 +282,6 @@ extern int _PyZgc_FullBegin(PyInterpreterState *interp,
 /* World stopped: the full collection validated its candidates, so every
  * tracked, unfrozen object has the current color again. */
 extern void _PyZgc_FullDone(PyInterpreterState *interp);
-
-/* gc_free_threading.c (patched): call `callback` on every object of the GC
- * heaps of `interp`, tracked or not, with the world stopped; stop when it
- * returns 0. */
-extern void _PyGC_VisitAllObjectsWorldStopped(PyInterpreterState *interp,
-                                              gcvisitobjects_t callback,
-                                              void *arg);
 
 /* --- zgc_young.c: young log and young collection ------------------------- */
 
@@ -221,17 +292,13 @@ PyAPI_FUNC(void) _PyZgc_YoungLog(PyObject *op);
 /* Free the young log of a thread state that is being deleted. */
 extern void _PyZgc_YoungLogFree(PyThreadState *tstate);
 
-/* Gather a young collection's candidate set (world stopped, per-thread and
- * biased refcounts merged): the objects logged by every thread of `interp`
- * since the last collection; empty the logs and count references inside
- * the set (_PyZgc_ValidateCountRefs).  Returns the number of candidates,
- * or -1 on out-of-memory (the set is empty then and the logs are kept). */
-extern Py_ssize_t _PyZgc_YoungBegin(PyInterpreterState *interp,
-                                    struct _zgc_candidates *set);
-
-/* World stopped, at the start of a full collection: every logged object is
- * about to become old; empty the young logs of `interp`. */
-extern void _PyZgc_YoungForgetAll(PyInterpreterState *interp);
+/* World stopped, per-thread and biased refcounts merged: add the objects
+ * logged by every thread of `interp` since the last collection to `set`
+ * (those still tracked, mortal, unfrozen and not members yet), and empty
+ * the logs: what was young is old from now on.  -1 on out-of-memory (the
+ * logs are kept then). */
+extern int _PyZgc_YoungGather(PyInterpreterState *interp,
+                              struct _zgc_candidates *set);
 
 /* --- zgc_stat.c: statistics ---------------------------------------------- */
 
@@ -245,6 +312,10 @@ extern void _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate);
  * line to the GC log, if one is open. */
 extern void _PyZgc_StatsStop(struct _gc_runtime_state *gcstate,
                              Py_ssize_t collected, Py_ssize_t uncollectable);
+
+/* The kind of a collection: "young", "incremental" (a full collection
+ * whose discovery ran in slices) or "full" (all in one pause). */
+extern const char *_PyZgc_KindName(const struct _zgc_collection_stats *s);
 
 /* Add pyzgc's cumulative keys to one generation's gc.get_stats() dict:
  * duration, visited, pause_count, pause_total, pause_max (seconds) and
@@ -282,6 +353,13 @@ extern void _PyGC_FlushAllocCount(PyThreadState *tstate);
 /* An automatic collection is due: 0 for a young collection, 2 for a full
  * one (the old generation grew enough since the last full collection). */
 extern int _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate);
+
+/* The work budget of one slice of a full collection, in perf-counter
+ * ticks (nanoseconds). */
+extern PyTime_t _PyZgc_SliceBudget(void);
+
+/* Between two slices (world running, attached): let other threads run. */
+extern void _PyZgc_BetweenSlices(PyInterpreterState *interp);
 
 /* Account a finished collection of `generation`; a full one left `live`
  * objects in the GC heaps. */

@@ -22,6 +22,13 @@
  *   back to back without that much growth in between (gh-142048).
  * - gc.collect(0) is a young collection, gc.collect(1) and gc.collect(2)
  *   are full collections; both are synchronous.
+ * - A full collection's discovery runs in slices of about
+ *   ZGC_SLICE_BUDGET_US of work each (zgc_full.c), with the world stopped;
+ *   between two slices the collecting thread steps aside (detached) for as
+ *   long again when other threads exist, so that they get at least half of
+ *   the time.  Only the final validation pause is not budgeted: it is
+ *   proportional to the candidates (the garbage and the objects marking
+ *   could not reach), not to the heap.
  */
 
 #include "Python.h"
@@ -29,10 +36,37 @@
 #ifdef Py_ZGC
 
 #include "pycore_interp.h"        // struct _gc_runtime_state
+#include "pycore_pystate.h"       // HEAD_LOCK()
+#include "pycore_runtime.h"       // _PyRuntime
 #include "pycore_zgc.h"
+
+#include <time.h>                 // nanosleep()
 
 #define ZGC_FULL_GROWTH_PERCENT 25
 #define ZGC_FULL_MIN_GROWTH 20000
+#define ZGC_SLICE_BUDGET_US 500
+
+PyTime_t
+_PyZgc_SliceBudget(void)
+{
+    return (PyTime_t)ZGC_SLICE_BUDGET_US * 1000;
+}
+
+void
+_PyZgc_BetweenSlices(PyInterpreterState *interp)
+{
+    HEAD_LOCK(&_PyRuntime);
+    PyThreadState *head = interp->threads.head;
+    int alone = head == NULL || head->next == NULL;
+    HEAD_UNLOCK(&_PyRuntime);
+    if (alone) {
+        return;                 // nobody to make room for
+    }
+    struct timespec ts = { 0, (long)ZGC_SLICE_BUDGET_US * 1000 };
+    PyThreadState *tstate = PyEval_SaveThread();
+    (void)nanosleep(&ts, NULL);
+    PyEval_RestoreThread(tstate);
+}
 
 int
 _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate)

@@ -1,30 +1,58 @@
-/* zgc_full.c: candidate discovery of a full collection.
+/* zgc_full.c: candidate discovery of a full collection, in slices.
  *
- * Owns the phases a full collection runs before validation, all with the
- * world stopped (the collection's first pause), after the host merged
- * per-thread and biased refcounts and emptied the young logs:
+ * Owns the cycle a full collection runs before validation: every step
+ * runs with the world stopped, but the steps can be spread over many
+ * short stop-the-world slices with the mutators running in between
+ * (the host, gc_free_threading.c, decides; zgc_director.c paces):
  *
- *   1. mark: flip the color and mark from the roots (zgc_mark.c);
- *   2. sweep: walk the GC heaps once; every tracked, unfrozen, mortal
- *      object that is not marked becomes a candidate;
- *   3. count references inside the candidate set (zgc_validate.c).
+ *   start: flip the color, snapshot the GC heaps' pages (zgc_pages.c),
+ *          push the roots (zgc_mark.c);
+ *   mark:  pop and traverse within the slice's budget;
+ *   sweep: visit snapshot pages within the budget; every tracked,
+ *          unfrozen, mortal object that is not marked is remembered;
+ *   ready: the host's validation pause, with refcounts merged, turns the
+ *          remembered objects that are still candidates into the
+ *          candidate set (zgc_validate.c decides).
  *
- * The host then validates the set exactly as for a young collection.
- * Marked objects are reachable from a root with the world stopped, so
- * skipping them is safe; everything else is decided by validation.
+ * Why the world may run between slices.  No slice declares anything
+ * garbage; between slices, the collector holds only pointers (mark-stack
+ * entries, snapshot pages, remembered objects) and colors.  The colors are
+ * hints: soundness comes from validation alone.  Mutators may, between
+ * slices:
+ *   - move a reference from an unmarked holder into a marked one (no write
+ *     barrier): the target stays unmarked, is remembered, and validation
+ *     keeps it, since the marked holder's reference is in its refcount;
+ *   - create objects: they are tracked with the cycle's color (zgc_young.c)
+ *     and are never candidates of this cycle;
+ *   - free objects and reuse their memory: a pointer is only followed if
+ *     no page release since the cycle's start covers it (zgc_heap.c), and
+ *     then it points at an object header: the same object, a freed block
+ *     (PyObject_GC_Del cleared TRACKED), or an object allocated during the
+ *     cycle (which has the cycle's color, or is not tracked yet).  Popped
+ *     mark-stack entries and remembered objects are filtered by exactly
+ *     that: TRACKED, not FROZEN, and for remembered objects still
+ *     unmarked;
+ *   - freeze objects (never candidates), start and end threads (their
+ *     pages stay in the snapshot, or are released).
+ * The release records this needs stay available: no other collection of
+ * this interpreter runs during the cycle (the host holds its
+ * `collecting` flag throughout), so its young-log floor, which bounds what
+ * zgc_heap.c may drop, stays older than the cycle's start.
  *
- * At interpreter shutdown nothing is marked: every tracked object is a
- * candidate, so that the host sees each one (it turns off deferred
- * refcounting on the survivors too, as upstream does at shutdown).
+ * Complete.  Garbage that exists when the cycle starts is reachable from
+ * no root and no mutator, so it is never marked, and it sits on a page of
+ * the snapshot that cannot be released while it is there: it is
+ * remembered, and validation frees it.  (Garbage made during the cycle is
+ * left to the next collection.)  That keeps gc.collect()'s count exact for
+ * what was garbage when it was called.
  *
- * Colors must be current for marking to be complete: an object that still
- * has the previous cycle's color after the flip looks marked, so neither
- * it nor what only it reaches would be a candidate, and gc.collect() would
- * miss garbage.  Every path that leaves a tracked object with an old color
- * restores it (zgc_mark.c lists them); a full collection abandoned after
- * the flip (out of memory) cannot, so it leaves gcstate->zgc_colors_stale
- * set and the next full collection runs without marks: every tracked
- * object is a candidate, and every survivor gets the current color.
+ * Colors must be current for marking to be complete (zgc_mark.c).  A
+ * cycle abandoned after the flip (out of memory) leaves some objects with
+ * the previous color, so it sets gcstate->zgc_colors_stale and the next
+ * full collection runs without marks: every tracked object is remembered,
+ * and validation gives every survivor the current color.  At interpreter
+ * shutdown nothing is marked either, so that every survivor reaches the
+ * host, which turns off its deferred refcounting as upstream does.
  *
  * The sweep also counts every object of the GC heaps, tracked or not
  * (upstream's long_lived_total, which pacing and test_gc rely on).
@@ -39,26 +67,89 @@
 #include "pycore_object.h"        // _Py_IsImmortal()
 #include "pycore_zgc.h"
 
+enum {
+    CYCLE_IDLE = 0,
+    CYCLE_MARK,
+    CYCLE_SWEEP,
+    CYCLE_READY,
+};
+
+// Look at the clock every this many units of work.
+#define CLOCK_EVERY 64
+
+static void
+cycle_free(struct _zgc_cycle *cycle)
+{
+    _PyZgc_MarkDone(&cycle->mark);
+    _PyZgc_PagesDone(&cycle->pages);
+    PyMem_RawFree(cycle->found);
+    *cycle = (struct _zgc_cycle){0};
+}
+
+static int
+cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
+            int use_marks)
+{
+    struct _gc_runtime_state *gcstate = &interp->gc;
+    // The colors are only trustworthy if the last full collection got as
+    // far as recoloring its survivors: until this one does, they are not.
+    if (gcstate->zgc_colors_stale) {
+        use_marks = 0;
+    }
+    gcstate->zgc_colors_stale = 1;
+
+    *cycle = (struct _zgc_cycle){0};
+    cycle->seq = _PyZgc_PageReleaseSeq();
+    cycle->use_marks = use_marks;
+    if (use_marks) {
+        _PyZgc_MarkStart(interp, &cycle->mark);
+    }
+    cycle->color = gcstate->zgc_color;
+    cycle->phase = use_marks ? CYCLE_MARK : CYCLE_SWEEP;
+    if (_PyZgc_PagesSnapshot(interp, &cycle->pages) < 0) {
+        return -1;
+    }
+    if (use_marks && _PyZgc_MarkRoots(interp, &cycle->mark) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int
+remember(struct _zgc_cycle *cycle, PyObject *op)
+{
+    if (cycle->nfound == cycle->capfound) {
+        Py_ssize_t cap = cycle->capfound ? cycle->capfound * 2 : 1024;
+        PyObject **found = PyMem_RawRealloc(cycle->found,
+                                            cap * sizeof(*found));
+        if (found == NULL) {
+            return -1;
+        }
+        cycle->found = found;
+        cycle->capfound = cap;
+    }
+    cycle->found[cycle->nfound++] = op;
+    return 0;
+}
+
 struct sweep_state {
-    struct _zgc_candidates *set;
-    uint8_t color;
-    int use_marks;
+    struct _zgc_cycle *cycle;
     int error;
-    Py_ssize_t objects;
 };
 
 static int
 sweep_visit(PyObject *op, void *arg)
 {
     struct sweep_state *sweep = (struct sweep_state *)arg;
-    sweep->objects++;
+    struct _zgc_cycle *cycle = sweep->cycle;
+    cycle->objects++;
     uint8_t bits = op->ob_gc_bits;
     if ((bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN))
         != _PyGC_BITS_TRACKED)
     {
         return 1;
     }
-    if (sweep->use_marks && (bits & _PyGC_BITS_ZGC_COLOR) == sweep->color) {
+    if (cycle->use_marks && (bits & _PyGC_BITS_ZGC_COLOR) == cycle->color) {
         return 1;
     }
     if (_Py_IsImmortal(op)) {
@@ -66,11 +157,108 @@ sweep_visit(PyObject *op, void *arg)
         _PyObject_GC_UNTRACK(op);
         return 1;
     }
-    if (_PyZgc_CandidateAdd(sweep->set, op) < 0) {
+    if (remember(cycle, op) < 0) {
         sweep->error = 1;
         return 0;
     }
     return 1;
+}
+
+static int
+past(PyTime_t deadline)
+{
+    PyTime_t now;
+    (void)PyTime_PerfCounterRaw(&now);
+    return now >= deadline;
+}
+
+// One slice of work until `deadline` (none if 0).  1: the cycle is
+// ready; 0: more to do; -1: out of memory.
+static int
+cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
+           PyTime_t deadline)
+{
+    if (cycle->phase == CYCLE_MARK) {
+        for (;;) {
+            int done = _PyZgc_MarkDrain(&cycle->mark, released, cycle->seq,
+                                        deadline ? CLOCK_EVERY : -1);
+            if (done < 0) {
+                return -1;
+            }
+            if (done) {
+                cycle->marked = cycle->mark.marked;
+                _PyZgc_MarkDone(&cycle->mark);
+                cycle->phase = CYCLE_SWEEP;
+                break;
+            }
+            if (deadline && past(deadline)) {
+                return 0;
+            }
+        }
+    }
+    if (cycle->phase == CYCLE_SWEEP) {
+        struct sweep_state sweep = { .cycle = cycle };
+        while (cycle->pages.next < cycle->pages.len) {
+            if (deadline && past(deadline)) {
+                return 0;
+            }
+            struct _zgc_page_ref *ref =
+                &cycle->pages.items[cycle->pages.next];
+            (void)_PyZgc_PageVisit(ref, released, cycle->seq, sweep_visit,
+                                   &sweep);
+            if (sweep.error) {
+                return -1;
+            }
+            cycle->pages.next++;
+        }
+        _PyZgc_PagesDone(&cycle->pages);
+        cycle->phase = CYCLE_READY;
+    }
+    return 1;
+}
+
+int
+_PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget)
+{
+    assert(interp->stoptheworld.world_stopped);
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    PyTime_t deadline = 0;
+    if (budget > 0) {
+        (void)PyTime_PerfCounterRaw(&deadline);
+        deadline += budget;
+    }
+    if (cycle->phase == CYCLE_IDLE) {
+        if (cycle_start(interp, cycle, 1) < 0) {
+            cycle_free(cycle);
+            return -1;
+        }
+    }
+    cycle->slices++;
+    struct _zgc_page_lookup released;
+    if (_PyZgc_PageLookupBegin(&released) < 0) {
+        cycle_free(cycle);
+        return -1;
+    }
+    int done = cycle_work(cycle, &released, deadline);
+    _PyZgc_PageLookupDone(&released);
+    if (done < 0) {
+        cycle_free(cycle);
+    }
+    return done;
+}
+
+int
+_PyZgc_CycleInProgress(PyInterpreterState *interp)
+{
+    return interp->gc.zgc_cycle.phase != CYCLE_IDLE;
+}
+
+void
+_PyZgc_CycleAbandon(PyInterpreterState *interp)
+{
+    // Colors stay stale (cycle_start set the flag): the next full
+    // collection runs without marks.
+    cycle_free(&interp->gc.zgc_cycle);
 }
 
 int
@@ -78,44 +266,57 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
                  int use_marks, Py_ssize_t *objects, Py_ssize_t *marked)
 {
     assert(interp->stoptheworld.world_stopped);
-    *set = (struct _zgc_candidates){ NULL, 0, 0 };
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
     *objects = 0;
     *marked = 0;
 
-    // The colors are only trustworthy if the last full collection got as
-    // far as recoloring its survivors: until this one does, they are not.
-    struct _gc_runtime_state *gcstate = &interp->gc;
-    if (gcstate->zgc_colors_stale) {
-        use_marks = 0;
-    }
-    gcstate->zgc_colors_stale = 1;
-
-    if (use_marks) {
-        struct _zgc_mark mark;
-        _PyZgc_MarkStart(interp, &mark);
-        int err = _PyZgc_MarkRoots(interp, &mark);
-        if (err == 0) {
-            err = _PyZgc_MarkDrain(&mark, -1);
-        }
-        *marked = mark.marked;
-        _PyZgc_MarkDone(&mark);
-        if (err < 0) {
+    if (cycle->phase == CYCLE_IDLE) {
+        // No slices ran: the whole discovery in this pause.
+        if (cycle_start(interp, cycle, use_marks) < 0) {
+            cycle_free(cycle);
             return -1;
         }
     }
-
-    struct sweep_state sweep = {
-        .set = set,
-        .color = interp->gc.zgc_color,
-        .use_marks = use_marks,
-    };
-    _PyGC_VisitAllObjectsWorldStopped(interp, sweep_visit, &sweep);
-    *objects = sweep.objects;
-    if (sweep.error) {
+    struct _zgc_page_lookup released;
+    if (_PyZgc_PageLookupBegin(&released) < 0) {
+        cycle_free(cycle);
         return -1;
     }
-    _PyZgc_ValidateCountRefs(set);
-    return 0;
+    int err = 0;
+    if (cycle_work(cycle, &released, 0) < 0) {
+        err = -1;
+        goto done;
+    }
+    assert(cycle->phase == CYCLE_READY);
+    *objects = cycle->objects;
+    *marked = cycle->marked;
+
+    // Remembered objects that are still candidates: not on a page released
+    // since the cycle started, still tracked, unfrozen and unmarked (an
+    // object tracked during the cycle has the cycle's color), and mortal.
+    for (Py_ssize_t i = 0; i < cycle->nfound; i++) {
+        PyObject *op = cycle->found[i];
+        if (_PyZgc_PageReleasedSince(&released, op, cycle->seq)) {
+            continue;
+        }
+        uint8_t bits = op->ob_gc_bits;
+        if ((bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN
+                     | _PyGC_BITS_UNREACHABLE)) != _PyGC_BITS_TRACKED
+            || (cycle->use_marks
+                && (bits & _PyGC_BITS_ZGC_COLOR) == cycle->color)
+            || _Py_IsImmortal(op))
+        {
+            continue;
+        }
+        if (_PyZgc_CandidateAdd(set, op) < 0) {
+            err = -1;
+            goto done;
+        }
+    }
+done:
+    _PyZgc_PageLookupDone(&released);
+    cycle_free(cycle);
+    return err;
 }
 
 void
@@ -123,6 +324,15 @@ _PyZgc_FullDone(PyInterpreterState *interp)
 {
     assert(interp->stoptheworld.world_stopped);
     interp->gc.zgc_colors_stale = 0;
+}
+
+void
+_PyZgc_CycleAfterFork(PyInterpreterState *interp)
+{
+    // The thread that ran the cycle does not exist in the child; its
+    // buffers are simply forgotten (the child may not be able to free
+    // them safely), and the colors are stale.
+    interp->gc.zgc_cycle = (struct _zgc_cycle){0};
 }
 
 #endif  /* Py_ZGC */

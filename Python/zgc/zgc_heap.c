@@ -57,12 +57,21 @@ static struct {
 } table;
 
 static void
-table_after_fork_child(void)
+after_fork_child(void)
 {
     // The lock may have been held by a thread that does not exist in the
     // child; the records themselves are consistent (appends finish under
     // the lock before it is released).
     table.mutex = (PyMutex){0};
+
+    // A full collection's discovery may have been between two slices in
+    // another thread (fork stops the world, not a collection): that thread
+    // is gone, so is its collection.
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate != NULL && _PyZgc_CycleInProgress(tstate->interp)) {
+        _PyZgc_CycleAfterFork(tstate->interp);
+        _Py_atomic_store_int(&tstate->interp->gc.collecting, 0);
+    }
 }
 
 PyStatus
@@ -73,7 +82,7 @@ _PyZgc_Init(PyInterpreterState *interp)
     static int atfork_registered;
     if (_Py_IsMainInterpreter(interp) && !atfork_registered) {
         atfork_registered = 1;
-        (void)pthread_atfork(NULL, NULL, table_after_fork_child);
+        (void)pthread_atfork(NULL, NULL, after_fork_child);
     }
     return _PyZgc_LogInit(interp);
 }

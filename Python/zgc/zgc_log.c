@@ -9,7 +9,7 @@
  *
  *   [zgc 12.345s] young #42 pauses 1 max 0.080ms total 0.080ms visited 2104 collected 1800 rss 512.3M->511.9M
  *
- * time since the log was opened; kind (young or full) and the number of
+ * time since the log was opened; kind (young, incremental or full) and the number of
  * collections of that kind so far; stop-the-world pauses; objects visited;
  * objects found unreachable (collected + uncollectable); resident set size
  * before and after ("?" where it cannot be read).  The format is stable:
@@ -141,7 +141,7 @@ _PyZgc_LogCollection(struct _gc_runtime_state *gcstate, Py_ssize_t collected)
     fprintf(f, "[zgc %.3fs] %s #%zd pauses %zd max %.3fms total %.3fms "
                "visited %zd collected %zd rss %s->%s\n",
             PyTime_AsSecondsDouble(now - log_start),
-            s->generation == 0 ? "young" : "full",
+            _PyZgc_KindName(s),
             gcstate->generation_stats[s->generation].collections + 1,
             s->pause_count,
             PyTime_AsSecondsDouble(s->pause_max) * 1e3,

@@ -53,6 +53,8 @@
 #include "pycore_zgc.h"
 
 #define MARK_STACK_INITIAL 4096
+// Items of a large list, tuple or dict visited per mark step.
+#define MARK_CHUNK 512
 
 void
 _PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
@@ -63,19 +65,19 @@ _PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
 }
 
 static int
-push(struct _zgc_mark *mark, PyObject *op)
+push(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
 {
     if (mark->len == mark->cap) {
         Py_ssize_t cap = mark->cap ? mark->cap * 2 : MARK_STACK_INITIAL;
-        PyObject **items = PyMem_RawRealloc(mark->items,
-                                            cap * sizeof(*items));
+        struct _zgc_mark_entry *items =
+            PyMem_RawRealloc(mark->items, cap * sizeof(*items));
         if (items == NULL) {
             return -1;
         }
         mark->items = items;
         mark->cap = cap;
     }
-    mark->items[mark->len++] = op;
+    mark->items[mark->len++] = (struct _zgc_mark_entry){ op, pos };
     return 0;
 }
 
@@ -98,7 +100,7 @@ mark_visit(PyObject *op, void *arg)
     }
     op->ob_gc_bits = (uint8_t)((bits & ~_PyGC_BITS_ZGC_COLOR) | mark->color);
     mark->marked++;
-    return push(mark, op);
+    return push(mark, op, -1);
 }
 
 static int
@@ -182,15 +184,80 @@ _PyZgc_MarkRoots(PyInterpreterState *interp, struct _zgc_mark *mark)
     return mark_thread_stacks(interp, mark);
 }
 
+// Visit at most MARK_CHUNK items of an exact list, tuple or dict from
+// `pos` on, and push the rest.  The container may have changed since an
+// earlier slice (the world ran): the items are read afresh, with the world
+// stopped; an item skipped or seen twice only costs precision.  1 if `op`
+// was handled this way, 0 if it must be traversed whole, -1 on error.
+static int
+mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
+{
+    Py_ssize_t end;
+    if (PyList_CheckExact(op) || PyTuple_CheckExact(op)) {
+        Py_ssize_t size = Py_SIZE(op);
+        if (pos < 0 && size <= MARK_CHUNK) {
+            return 0;
+        }
+        PyObject **items = PyList_CheckExact(op)
+                           ? ((PyListObject *)op)->ob_item
+                           : ((PyTupleObject *)op)->ob_item;
+        pos = pos < 0 ? 0 : pos;
+        end = pos + MARK_CHUNK < size ? pos + MARK_CHUNK : size;
+        for (Py_ssize_t i = pos; i < end; i++) {
+            if (items[i] != NULL && mark_visit(items[i], mark) < 0) {
+                return -1;
+            }
+        }
+        if (end < size && push(mark, op, end) < 0) {
+            return -1;
+        }
+        return 1;
+    }
+    if (PyDict_CheckExact(op)) {
+        if (pos < 0 && PyDict_GET_SIZE(op) <= MARK_CHUNK) {
+            return 0;
+        }
+        pos = pos < 0 ? 0 : pos;
+        PyObject *key, *value;
+        for (int n = 0; n < MARK_CHUNK; n++) {
+            if (!PyDict_Next(op, &pos, &key, &value)) {
+                return 1;
+            }
+            if (mark_visit(key, mark) < 0 || mark_visit(value, mark) < 0) {
+                return -1;
+            }
+        }
+        return push(mark, op, pos) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
 int
-_PyZgc_MarkDrain(struct _zgc_mark *mark, Py_ssize_t budget)
+_PyZgc_MarkDrain(struct _zgc_mark *mark,
+                 const struct _zgc_page_lookup *released, uint64_t seq,
+                 Py_ssize_t budget)
 {
     while (mark->len > 0) {
         if (budget >= 0 && budget-- == 0) {
             return 0;
         }
-        PyObject *op = mark->items[--mark->len];
-        if (PyTuple_CheckExact(op)) {
+        struct _zgc_mark_entry entry = mark->items[--mark->len];
+        PyObject *op = entry.op;
+        // Pushed in an earlier slice, the entry may be stale: follow it
+        // only if its page was not released since (zgc_full.c), and only
+        // if it is still a tracked, unfrozen object (a freed block says
+        // not tracked; an object allocated since in the same block is
+        // simply live).
+        if (released != NULL
+            && _PyZgc_PageReleasedSince(released, op, seq)) {
+            continue;
+        }
+        if ((op->ob_gc_bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN))
+            != _PyGC_BITS_TRACKED)
+        {
+            continue;
+        }
+        if (entry.pos < 0 && PyTuple_CheckExact(op)) {
             // As upstream's mark-alive pass does: a tuple that can never
             // be part of a cycle stops being tracked (and needs no visit).
             _PyTuple_MaybeUntrack(op);
@@ -198,7 +265,12 @@ _PyZgc_MarkDrain(struct _zgc_mark *mark, Py_ssize_t budget)
                 continue;
             }
         }
-        if (Py_TYPE(op)->tp_traverse(op, mark_visit, mark) < 0) {
+        int chunked = mark_chunk(mark, op, entry.pos);
+        if (chunked < 0) {
+            return -1;
+        }
+        if (!chunked
+            && Py_TYPE(op)->tp_traverse(op, mark_visit, mark) < 0) {
             return -1;
         }
     }

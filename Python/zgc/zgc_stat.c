@@ -29,6 +29,15 @@ _PyZgc_StatsStart(struct _gc_runtime_state *gcstate, int generation)
     (void)PyTime_PerfCounterRaw(&s->start);
 }
 
+const char *
+_PyZgc_KindName(const struct _zgc_collection_stats *s)
+{
+    if (s->generation == 0) {
+        return "young";
+    }
+    return s->slices > 0 ? "incremental" : "full";
+}
+
 void
 _PyZgc_PauseBegin(struct _gc_runtime_state *gcstate)
 {
@@ -91,7 +100,7 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
         "generation", s->generation,
         "collected", collected,
         "uncollectable", uncollectable,
-        "kind", s->generation == 0 ? "young" : "full",
+        "kind", _PyZgc_KindName(s),
         "duration", PyTime_AsSecondsDouble(s->duration),
         "pause_count", s->pause_count,
         "pause_total", PyTime_AsSecondsDouble(s->pause_total),

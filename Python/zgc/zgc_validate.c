@@ -43,17 +43,30 @@ is_candidate(PyObject *op)
 }
 
 int
+_PyZgc_CandidatesReserve(struct _zgc_candidates *set, Py_ssize_t n)
+{
+    if (set->cap - set->len >= n) {
+        return 0;
+    }
+    Py_ssize_t cap = set->cap ? set->cap * 2 : 1024;
+    if (cap < set->len + n) {
+        cap = set->len + n;
+    }
+    PyObject **items = PyMem_RawRealloc(set->items, cap * sizeof(*items));
+    if (items == NULL) {
+        return -1;
+    }
+    set->items = items;
+    set->cap = cap;
+    return 0;
+}
+
+int
 _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op)
 {
     assert(_PyObject_GC_IS_TRACKED(op) && !is_candidate(op));
-    if (set->len == set->cap) {
-        Py_ssize_t cap = set->cap ? set->cap * 2 : 1024;
-        PyObject **items = PyMem_RawRealloc(set->items, cap * sizeof(*items));
-        if (items == NULL) {
-            return -1;
-        }
-        set->items = items;
-        set->cap = cap;
+    if (set->len == set->cap && _PyZgc_CandidatesReserve(set, 1) < 0) {
+        return -1;
     }
     // ob_tid is borrowed for gc_refs until the host restores it (from the
     // segment's owner, as for every object a collection visits).

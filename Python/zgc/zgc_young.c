@@ -104,22 +104,10 @@ forget_logs(PyInterpreterState *interp)
     }
 }
 
-void
-_PyZgc_YoungForgetAll(PyInterpreterState *interp)
+int
+_PyZgc_YoungGather(PyInterpreterState *interp, struct _zgc_candidates *set)
 {
     assert(interp->stoptheworld.world_stopped);
-    HEAD_LOCK(&_PyRuntime);
-    forget_logs(interp);
-    HEAD_UNLOCK(&_PyRuntime);
-    _PyZgc_LogsEmptied(interp);
-}
-
-Py_ssize_t
-_PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_candidates *set)
-{
-    assert(interp->stoptheworld.world_stopped);
-    *set = (struct _zgc_candidates){ NULL, 0, 0 };
-
     struct _zgc_page_lookup pages;
     if (_PyZgc_PageLookupBegin(&pages) < 0) {
         return -1;
@@ -129,15 +117,11 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_candidates *set)
     _Py_FOR_EACH_TSTATE_UNLOCKED(interp, p) {
         total += ((_PyThreadStateImpl *)p)->gc.young_len;
     }
-    if (total > 0) {
-        // Room for every entry up front: adding cannot fail below.
-        set->items = PyMem_RawMalloc(total * sizeof(PyObject *));
-        if (set->items == NULL) {
-            HEAD_UNLOCK(&_PyRuntime);
-            _PyZgc_PageLookupDone(&pages);
-            return -1;
-        }
-        set->cap = total;
+    // Room for every entry up front: adding cannot fail below.
+    if (_PyZgc_CandidatesReserve(set, total) < 0) {
+        HEAD_UNLOCK(&_PyRuntime);
+        _PyZgc_PageLookupDone(&pages);
+        return -1;
     }
 
     // Gather: trusted entries naming tracked, mortal, unfrozen objects,
@@ -163,9 +147,7 @@ _PyZgc_YoungBegin(PyInterpreterState *interp, struct _zgc_candidates *set)
     HEAD_UNLOCK(&_PyRuntime);
     _PyZgc_PageLookupDone(&pages);
     _PyZgc_LogsEmptied(interp);
-
-    _PyZgc_ValidateCountRefs(set);
-    return set->len;
+    return 0;
 }
 
 #endif  /* Py_ZGC */

@@ -82,7 +82,7 @@ class FullCollectionTests(unittest.TestCase):
             with StopInfo() as stops:
                 gc.collect()
             info = stops.infos[-1]
-            self.assertEqual(info["kind"], "full")
+            self.assertEqual(info["kind"], "incremental")
             self.assertGreater(info["visited"], 50_000)
             self.assertLess(info["candidates"], 25_000)
         finally:
