@@ -84,6 +84,7 @@ struct _zgc_page_lookup {
     uintptr_t *max_end;           // max_end[i] = max(end of sorted[0..i])
     Py_ssize_t len;
     uint64_t lost_seq;            // entries older than this are distrusted
+    uint64_t last_seq;            // newest record in it (refreshed lookups)
 };
 
 /* World stopped: take the snapshot.  Returns -1 on out-of-memory (no
@@ -95,11 +96,23 @@ extern int _PyZgc_PageLookupBegin(struct _zgc_page_lookup *lookup);
 extern int _PyZgc_PageReleasedSince(const struct _zgc_page_lookup *lookup,
                                     void *op, uint64_t seq);
 
+/* Add the records newer than `since` (and than those already in it) to a
+ * lookup kept across the slices of a cycle: only the newer records are
+ * copied and merged, and a page released several times keeps one record.
+ * Start from a zeroed lookup.  -1 on out-of-memory (the lookup is
+ * unchanged then). */
+extern int _PyZgc_PageLookupRefresh(struct _zgc_page_lookup *lookup,
+                                    uint64_t since);
+
 extern void _PyZgc_PageLookupDone(struct _zgc_page_lookup *lookup);
 
 /* World stopped, every young log of `interp` was just emptied: forget the
  * release records that no remaining log entry can need. */
 extern void _PyZgc_LogsEmptied(PyInterpreterState *interp);
+
+/* The same when no remaining log entry of `interp` is older than
+ * `floor`. */
+extern void _PyZgc_LogsFloor(PyInterpreterState *interp, uint64_t floor);
 
 /* Interpreter start (from _PyGC_Init). */
 extern PyStatus _PyZgc_Init(PyInterpreterState *interp);
@@ -247,12 +260,14 @@ struct _zgc_cycle {
     uint64_t seq;                 // page-release sequence number at start
     struct _zgc_mark mark;
     struct _zgc_page_snapshot pages;
+    struct _zgc_page_lookup released;   // pages released since `seq`
     PyObject **found;             // unmarked objects the sweep saw
     Py_ssize_t nfound;
     Py_ssize_t capfound;
     Py_ssize_t objects;           // objects the sweep saw
     Py_ssize_t marked;
     Py_ssize_t slices;
+    Py_ssize_t net_at_start;      // gcstate->zgc_net_objects at start
 };
 
 /* World stopped: one slice of a full collection's discovery, for about
@@ -262,6 +277,9 @@ struct _zgc_cycle {
 extern int _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget);
 
 extern int _PyZgc_CycleInProgress(PyInterpreterState *interp);
+
+/* Objects the cycle in progress marked or swept so far. */
+extern Py_ssize_t _PyZgc_CycleProgress(PyInterpreterState *interp);
 
 /* Drop a cycle in progress (its colors are stale from now on). */
 extern void _PyZgc_CycleAbandon(PyInterpreterState *interp);
@@ -299,6 +317,15 @@ extern void _PyZgc_YoungLogFree(PyThreadState *tstate);
  * logs are kept then). */
 extern int _PyZgc_YoungGather(PyInterpreterState *interp,
                               struct _zgc_candidates *set);
+
+/* World stopped, a full collection's cycle starts: remember how much of
+ * every log was written before, i.e. is examined by the cycle. */
+extern void _PyZgc_YoungCycleStart(PyInterpreterState *interp);
+
+/* World stopped, the cycle (started at page-release sequence number `seq`)
+ * was validated: drop what it examined from the logs; what was tracked
+ * during the cycle stays young. */
+extern void _PyZgc_YoungCycleEnd(PyInterpreterState *interp, uint64_t seq);
 
 /* --- zgc_stat.c: statistics ---------------------------------------------- */
 

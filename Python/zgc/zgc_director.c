@@ -26,7 +26,11 @@
  *   ZGC_SLICE_BUDGET_US of work each (zgc_full.c), with the world stopped;
  *   between two slices the collecting thread steps aside (detached) for as
  *   long again when other threads exist, so that they get at least half of
- *   the time.  Only the final validation pause is not budgeted: it is
+ *   the time, unless the GC heaps grew by more than half the objects the
+ *   cycle has processed so far (then it goes on at once): a cycle finishes
+ *   before the heap grows by about half.  No young collection runs during
+ *   a cycle (the cycle holds the interpreter's `collecting` flag), which
+ *   is what this pacing bounds.  Only the final validation pause is not budgeted: it is
  *   proportional to the candidates (the garbage and the objects marking
  *   could not reach), not to the heap.
  */
@@ -45,6 +49,7 @@
 #define ZGC_FULL_GROWTH_PERCENT 25
 #define ZGC_FULL_MIN_GROWTH 20000
 #define ZGC_SLICE_BUDGET_US 500
+#define ZGC_CYCLE_PACE 2
 
 PyTime_t
 _PyZgc_SliceBudget(void)
@@ -61,6 +66,17 @@ _PyZgc_BetweenSlices(PyInterpreterState *interp)
     HEAD_UNLOCK(&_PyRuntime);
     if (alone) {
         return;                 // nobody to make room for
+    }
+    // Keep ahead of the mutators: while the GC heaps grew by more than
+    // half the objects this cycle has processed, run the next slice at
+    // once (the mutators still run until they reach their next safepoint).
+    // So the heap grows by at most about half during a cycle.
+    struct _gc_runtime_state *gcstate = &interp->gc;
+    Py_ssize_t growth =
+        _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
+        - gcstate->zgc_cycle.net_at_start;
+    if (growth > 0 && growth * ZGC_CYCLE_PACE > _PyZgc_CycleProgress(interp)) {
+        return;
     }
     struct timespec ts = { 0, (long)ZGC_SLICE_BUDGET_US * 1000 };
     PyThreadState *tstate = PyEval_SaveThread();

@@ -82,6 +82,7 @@ cycle_free(struct _zgc_cycle *cycle)
 {
     _PyZgc_MarkDone(&cycle->mark);
     _PyZgc_PagesDone(&cycle->pages);
+    _PyZgc_PageLookupDone(&cycle->released);
     PyMem_RawFree(cycle->found);
     *cycle = (struct _zgc_cycle){0};
 }
@@ -100,10 +101,12 @@ cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
 
     *cycle = (struct _zgc_cycle){0};
     cycle->seq = _PyZgc_PageReleaseSeq();
+    cycle->net_at_start = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
     cycle->use_marks = use_marks;
     if (use_marks) {
         _PyZgc_MarkStart(interp, &cycle->mark);
     }
+    _PyZgc_YoungCycleStart(interp);
     cycle->color = gcstate->zgc_color;
     cycle->phase = use_marks ? CYCLE_MARK : CYCLE_SWEEP;
     if (_PyZgc_PagesSnapshot(interp, &cycle->pages) < 0) {
@@ -234,17 +237,22 @@ _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget)
         }
     }
     cycle->slices++;
-    struct _zgc_page_lookup released;
-    if (_PyZgc_PageLookupBegin(&released) < 0) {
+    if (_PyZgc_PageLookupRefresh(&cycle->released, cycle->seq) < 0) {
         cycle_free(cycle);
         return -1;
     }
-    int done = cycle_work(cycle, &released, deadline);
-    _PyZgc_PageLookupDone(&released);
+    int done = cycle_work(cycle, &cycle->released, deadline);
     if (done < 0) {
         cycle_free(cycle);
     }
     return done;
+}
+
+Py_ssize_t
+_PyZgc_CycleProgress(PyInterpreterState *interp)
+{
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    return cycle->mark.marked + cycle->marked + cycle->objects;
 }
 
 int
@@ -277,17 +285,21 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
             return -1;
         }
     }
-    struct _zgc_page_lookup released;
-    if (_PyZgc_PageLookupBegin(&released) < 0) {
+    if (_PyZgc_PageLookupRefresh(&cycle->released, cycle->seq) < 0) {
         cycle_free(cycle);
         return -1;
     }
+    const struct _zgc_page_lookup *released = &cycle->released;
     int err = 0;
-    if (cycle_work(cycle, &released, 0) < 0) {
+    if (cycle_work(cycle, released, 0) < 0) {
         err = -1;
         goto done;
     }
     assert(cycle->phase == CYCLE_READY);
+    if (cycle->slices > 0) {
+        // Leave what was tracked during the cycle young.
+        _PyZgc_YoungCycleEnd(interp, cycle->seq);
+    }
     *objects = cycle->objects;
     *marked = cycle->marked;
 
@@ -296,7 +308,7 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
     // object tracked during the cycle has the cycle's color), and mortal.
     for (Py_ssize_t i = 0; i < cycle->nfound; i++) {
         PyObject *op = cycle->found[i];
-        if (_PyZgc_PageReleasedSince(&released, op, cycle->seq)) {
+        if (_PyZgc_PageReleasedSince(released, op, cycle->seq)) {
             continue;
         }
         uint8_t bits = op->ob_gc_bits;
@@ -314,7 +326,6 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
         }
     }
 done:
-    _PyZgc_PageLookupDone(&released);
     cycle_free(cycle);
     return err;
 }
@@ -330,9 +341,12 @@ void
 _PyZgc_CycleAfterFork(PyInterpreterState *interp)
 {
     // The thread that ran the cycle does not exist in the child; its
-    // buffers are simply forgotten (the child may not be able to free
-    // them safely), and the colors are stale.
-    interp->gc.zgc_cycle = (struct _zgc_cycle){0};
+    // buffers are simply forgotten (an atfork handler should not free),
+    // and the colors may be stale.
+    if (interp->gc.zgc_cycle.phase != CYCLE_IDLE) {
+        interp->gc.zgc_cycle = (struct _zgc_cycle){0};
+        interp->gc.zgc_colors_stale = 1;
+    }
 }
 
 #endif  /* Py_ZGC */

@@ -64,13 +64,20 @@ after_fork_child(void)
     // the lock before it is released).
     table.mutex = (PyMutex){0};
 
-    // A full collection's discovery may have been between two slices in
-    // another thread (fork stops the world, not a collection): that thread
-    // is gone, so is its collection.
+    // Another thread may have been collecting: fork stops the world, not a
+    // collection, and a full collection's discovery lets the world run
+    // between its slices.  That thread is gone, and so is its collection:
+    // the child must be able to collect.  (If the forking thread itself is
+    // collecting, from a finalizer or a gc callback, it finishes.)
     PyThreadState *tstate = _PyThreadState_GET();
-    if (tstate != NULL && _PyZgc_CycleInProgress(tstate->interp)) {
-        _PyZgc_CycleAfterFork(tstate->interp);
-        _Py_atomic_store_int(&tstate->interp->gc.collecting, 0);
+    if (tstate != NULL) {
+        struct _gc_runtime_state *gcstate = &tstate->interp->gc;
+        if (_Py_atomic_load_int_relaxed(&gcstate->collecting)
+            && gcstate->zgc_collector != tstate)
+        {
+            _PyZgc_CycleAfterFork(tstate->interp);
+            _Py_atomic_store_int(&gcstate->collecting, 0);
+        }
     }
 }
 
@@ -163,6 +170,91 @@ _PyZgc_PageLookupBegin(struct _zgc_page_lookup *lookup)
 }
 
 int
+_PyZgc_PageLookupRefresh(struct _zgc_page_lookup *lookup, uint64_t since)
+{
+    uint64_t after = lookup->last_seq > since ? lookup->last_seq : since;
+    PyMutex_LockFlags(&table.mutex, _Py_LOCK_DONT_DETACH);
+    // The table is in release order: find the first record newer than
+    // `after`.
+    Py_ssize_t lo = 0, hi = table.len;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (table.items[mid].seq <= after) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    Py_ssize_t n = table.len - lo;
+    struct _zgc_released_page *fresh = NULL;
+    if (n > 0) {
+        fresh = PyMem_RawMalloc(n * sizeof(*fresh));
+        if (fresh == NULL) {
+            PyMutex_Unlock(&table.mutex);
+            return -1;
+        }
+        memcpy(fresh, table.items + lo, n * sizeof(*fresh));
+        lookup->last_seq = table.items[table.len - 1].seq;
+    }
+    lookup->lost_seq = table.lost_seq;
+    PyMutex_Unlock(&table.mutex);
+    if (n == 0) {
+        return 0;
+    }
+
+    // Merge the new records into the sorted ones; a page released again
+    // keeps one record, the newest.
+    qsort(fresh, n, sizeof(*fresh), cmp_start);
+    Py_ssize_t total = lookup->len + n;
+    struct _zgc_released_page *merged =
+        PyMem_RawMalloc(total * sizeof(*merged));
+    uintptr_t *max_end = PyMem_RawRealloc(lookup->max_end,
+                                          total * sizeof(*max_end));
+    if (merged == NULL || max_end == NULL) {
+        PyMem_RawFree(merged);
+        if (max_end != NULL) {
+            lookup->max_end = max_end;
+        }
+        PyMem_RawFree(fresh);
+        return -1;
+    }
+    lookup->max_end = max_end;
+    Py_ssize_t i = 0, j = 0, k = 0;
+    while (i < lookup->len || j < n) {
+        struct _zgc_released_page r;
+        if (j == n || (i < lookup->len
+                       && lookup->sorted[i].start <= fresh[j].start)) {
+            r = lookup->sorted[i++];
+        }
+        else {
+            r = fresh[j++];
+        }
+        if (k > 0 && merged[k - 1].start == r.start
+            && merged[k - 1].end == r.end)
+        {
+            if (r.seq > merged[k - 1].seq) {
+                merged[k - 1].seq = r.seq;
+            }
+            continue;
+        }
+        merged[k++] = r;
+    }
+    PyMem_RawFree(fresh);
+    PyMem_RawFree(lookup->sorted);
+    lookup->sorted = merged;
+    lookup->len = k;
+    uintptr_t m = 0;
+    for (Py_ssize_t x = 0; x < k; x++) {
+        if (merged[x].end > m) {
+            m = merged[x].end;
+        }
+        max_end[x] = m;
+    }
+    return 0;
+}
+
+int
 _PyZgc_PageReleasedSince(const struct _zgc_page_lookup *lookup, void *op,
                          uint64_t seq)
 {
@@ -202,10 +294,15 @@ _PyZgc_PageLookupDone(struct _zgc_page_lookup *lookup)
 void
 _PyZgc_LogsEmptied(PyInterpreterState *interp)
 {
-    assert(interp->stoptheworld.world_stopped);
     // This interpreter's logs are empty now: none of its entries is older
     // than the current sequence number.
-    uint64_t floor = _PyZgc_PageReleaseSeq();
+    _PyZgc_LogsFloor(interp, _PyZgc_PageReleaseSeq());
+}
+
+void
+_PyZgc_LogsFloor(PyInterpreterState *interp, uint64_t floor)
+{
+    assert(interp->stoptheworld.world_stopped);
     _Py_atomic_store_uint64_relaxed(&interp->gc.zgc_log_floor, floor);
 
     HEAD_LOCK(&_PyRuntime);

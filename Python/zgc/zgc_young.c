@@ -104,6 +104,40 @@ forget_logs(PyInterpreterState *interp)
     }
 }
 
+void
+_PyZgc_YoungCycleStart(PyInterpreterState *interp)
+{
+    assert(interp->stoptheworld.world_stopped);
+    HEAD_LOCK(&_PyRuntime);
+    _Py_FOR_EACH_TSTATE_UNLOCKED(interp, p) {
+        struct _gc_thread_state *gc = &((_PyThreadStateImpl *)p)->gc;
+        gc->young_before_cycle = gc->young_len;
+    }
+    HEAD_UNLOCK(&_PyRuntime);
+}
+
+void
+_PyZgc_YoungCycleEnd(PyInterpreterState *interp, uint64_t seq)
+{
+    assert(interp->stoptheworld.world_stopped);
+    HEAD_LOCK(&_PyRuntime);
+    _Py_FOR_EACH_TSTATE_UNLOCKED(interp, p) {
+        struct _gc_thread_state *gc = &((_PyThreadStateImpl *)p)->gc;
+        // A log dropped meanwhile (it grew too long) starts again at 0.
+        Py_ssize_t k = gc->young_before_cycle;
+        if (k > gc->young_len) {
+            k = gc->young_len;
+        }
+        memmove(gc->young_log, gc->young_log + k,
+                (gc->young_len - k) * sizeof(*gc->young_log));
+        gc->young_len -= k;
+        gc->young_before_cycle = 0;
+    }
+    HEAD_UNLOCK(&_PyRuntime);
+    // Every entry left was logged after the cycle started.
+    _PyZgc_LogsFloor(interp, seq);
+}
+
 int
 _PyZgc_YoungGather(PyInterpreterState *interp, struct _zgc_candidates *set)
 {

@@ -1,0 +1,335 @@
+"""Incremental full collections of pyzgc: discovery runs in bounded
+stop-the-world slices and the mutators run in between (InternalDocs/zgc.md,
+"Full collections").  Each test tries to break one invariant of
+Python/zgc/zgc_full.c while slices are under way."""
+import gc
+import os
+import random
+import sysconfig
+import threading
+import time
+import unittest
+import warnings
+import weakref
+from test import support
+from test.support import threading_helper
+
+ZGC = sysconfig.get_config_var("Py_ZGC") == 1
+
+# Enough live objects that a full collection's discovery takes many slices
+# (about 0.5 ms of work each).
+LIVE = 150_000
+
+
+class Node:
+    def __init__(self, ident):
+        self.ident = ident
+        self.check = ident * 2 + 1
+        self.ref = None
+        self.items = []
+        self.table = {}
+
+    def valid(self):
+        return (type(self) in (Node, Phoenix)
+                and self.check == self.ident * 2 + 1
+                and type(self.items) is list and type(self.table) is dict)
+
+
+class Phoenix(Node):
+    """Resurrects itself into `saved` the first time it is finalized."""
+    saved = []
+    lock = threading.Lock()
+
+    def __del__(self):
+        with Phoenix.lock:
+            Phoenix.saved.append(self)
+
+
+class SliceWatcher:
+    """Counts full collections and lets threads wait until one is running
+    (between its "start" and "stop" callbacks)."""
+
+    def __init__(self):
+        self.running = threading.Event()
+        self.full = 0
+        self.slices = 0
+
+    def __call__(self, phase, info):
+        if info["generation"] == 0:
+            return
+        if phase == "start":
+            self.running.set()
+        else:
+            self.running.clear()
+            self.full += 1
+            self.slices += info["pause_count"]
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
+def build_live(n=LIVE):
+    nodes = [Node(i) for i in range(n)]
+    for i, node in enumerate(nodes):
+        node.ref = nodes[(i * 7 + 1) % n]
+        node.items.append(nodes[(i * 13 + 5) % n])
+        node.table[i] = nodes[(i * 31 + 3) % n]
+    return nodes
+
+
+def check_graph(testcase, roots):
+    seen = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        testcase.assertTrue(node.valid(), repr(node))
+        stack.append(node.ref) if node.ref is not None else None
+        stack.extend(node.items)
+        stack.extend(node.table.values())
+    return len(seen)
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@threading_helper.requires_working_threading()
+class IncrementalFullCollectionTests(unittest.TestCase):
+
+    def setUp(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+        gc.collect()
+
+    def tearDown(self):
+        Phoenix.saved.clear()
+        gc.collect()
+        if self.enabled:
+            gc.enable()
+
+    def collect_while(self, mutator, nthreads=4, seconds=2.0):
+        """Run `mutator(k, stop)` in nthreads threads while this thread runs
+        full collections; return (collections, slices)."""
+        stop = threading.Event()
+        errors = []
+
+        def run(k):
+            try:
+                mutator(k, stop)
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(k,))
+                   for k in range(nthreads)]
+        with SliceWatcher() as watch:
+            with threading_helper.start_threads(threads):
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline or watch.full < 3:
+                    gc.collect()
+                stop.set()
+        self.assertEqual(errors, [])
+        return watch.full, watch.slices
+
+    def test_collection_runs_in_many_slices(self):
+        live = build_live()
+        with SliceWatcher() as watch:
+            gc.collect()
+        self.assertGreater(watch.slices, 10)
+        del live
+
+    def test_shared_random_graph_stress(self):
+        # 4 threads swap attributes, move list items and dict values,
+        # create cycles that die, register weakref callbacks and resurrect
+        # objects through finalizers, while full collections run slice by
+        # slice.  Nothing reachable may be freed or corrupted.
+        live = build_live()
+        callbacks = []
+
+        def mutate(k, stop):
+            rng = random.Random(k)
+            n = len(live)
+            count = 0
+            while not stop.is_set() and count < 400_000:
+                count += 1
+                a = live[rng.randrange(n)]
+                b = live[rng.randrange(n)]
+                op = count % 6
+                if op == 0:
+                    a.ref, b.ref = b.ref, a.ref
+                elif op == 1:
+                    try:                # other threads race for a.items
+                        b.items.append(a.items.pop())
+                    except IndexError:
+                        pass
+                elif op == 2:
+                    try:
+                        key, value = a.table.popitem()
+                    except KeyError:
+                        pass
+                    else:
+                        b.table[key] = value
+                elif op == 3:
+                    # A new object referenced only from an old one, and a
+                    # garbage cycle.
+                    fresh = Node(-1 - count)
+                    fresh.ref = a
+                    a.items.append(fresh)
+                    if len(a.items) > 4:
+                        try:
+                            a.items.pop(0)
+                        except IndexError:
+                            pass
+                    c = Node(count)
+                    c.ref = c
+                elif op == 4:
+                    w = weakref.ref(a, callbacks.append)
+                    p = Phoenix(count)
+                    p.ref = p
+                    p.items.append(a)
+                else:
+                    with Phoenix.lock:
+                        if Phoenix.saved:
+                            Phoenix.saved.pop().ref = None
+
+        full, slices = self.collect_while(mutate, seconds=1.0)
+        self.assertGreaterEqual(full, 3)
+        self.assertGreater(slices, 100)
+        self.assertEqual(check_graph(self, live), check_graph(self, live))
+        for node in live:
+            self.assertTrue(node.valid())
+
+    def test_references_moved_to_marked_holders(self):
+        # Objects reachable only from an unmarked holder are moved into a
+        # holder that was marked first (the head of the list), over and
+        # over, with no write barrier: validation must keep them.
+        live = build_live()
+        movers = [[Node(i) for i in range(1000)] for _ in range(4)]
+        gc.collect()
+
+        def mutate(k, stop):
+            head = live[0]
+            mine = movers[k]
+            while not stop.is_set():
+                for i in range(len(mine)):
+                    node = mine[i]
+                    head.table[(k, i)] = node
+                    mine[i] = None
+                    mine[i] = head.table.pop((k, i))
+
+        self.collect_while(mutate, seconds=1.0)
+        for mine in movers:
+            for node in mine:
+                self.assertTrue(node.valid())
+
+    def test_memory_freed_and_reused_between_slices(self):
+        live = build_live()
+
+        def mutate(k, stop):
+            while not stop.is_set():
+                # Whole pages of objects die and are refilled.
+                batch = [Node(i) for i in range(5000)]
+                for node in batch:
+                    node.ref = node
+                del batch
+                batch = [(i, [i]) for i in range(5000)]
+                del batch
+
+        self.collect_while(mutate, seconds=1.0)
+        check_graph(self, live[:100])
+
+    def test_threads_start_and_exit_mid_cycle(self):
+        live = build_live()
+        keep = []
+        lock = threading.Lock()
+
+        def child(i):
+            node = Node(i)
+            node.ref = node
+            with lock:
+                keep.append(node)
+            garbage = Node(i)
+            garbage.ref = garbage
+
+        def mutate(k, stop):
+            i = 0
+            while not stop.is_set():
+                t = threading.Thread(target=child, args=(i,))
+                t.start()
+                t.join()
+                i += 1
+
+        self.collect_while(mutate, nthreads=2, seconds=1.0)
+        for node in keep:
+            self.assertTrue(node.valid())
+        del live
+
+    def test_freeze_mid_cycle(self):
+        live = build_live()
+        frozen_garbage = []
+
+        def mutate(k, stop):
+            while not stop.is_set():
+                a = Node(1)
+                a.ref = a
+                frozen_garbage.append(weakref.ref(a))
+                del a
+                gc.freeze()
+                gc.unfreeze()
+
+        self.collect_while(mutate, nthreads=1, seconds=1.0)
+        # Everything that was frozen mid-cycle is collectable afterwards.
+        gc.collect()
+        gc.collect()
+        self.assertTrue(all(w() is None for w in frozen_garbage))
+        del live
+
+    @support.requires_fork()
+    def test_fork_mid_cycle(self):
+        live = build_live()
+        watch = SliceWatcher()
+        results = []
+
+        def forker():
+            # Fork while the main thread is between two slices.
+            if not watch.running.wait(support.SHORT_TIMEOUT):
+                results.append("no collection started")
+                return
+            with warnings.catch_warnings():
+                # "This process is multi-threaded, use of fork() may lead
+                # to deadlocks in the child."
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                # The child's collector must work: the parent's cycle is gone.
+                code = 0
+                try:
+                    a = Node(1)
+                    a.ref = a
+                    del a
+                    if gc.collect() < 1:
+                        code = 3
+                except BaseException:
+                    code = 4
+                os._exit(code)
+            try:
+                support.wait_process(pid, exitcode=0)
+                results.append(True)
+            except AssertionError as e:
+                results.append(str(e))
+
+        t = threading.Thread(target=forker)
+        with watch:
+            t.start()
+            while t.is_alive():
+                gc.collect()
+        t.join()
+        self.assertEqual(results, [True])
+        del live
+
+
+if __name__ == "__main__":
+    unittest.main()
