@@ -7,20 +7,9 @@ import threading
 import unittest
 import weakref
 from test.support import threading_helper
+from test.test_zgc.test_young import Node, make_cycle
 
 ZGC = sysconfig.get_config_var("Py_ZGC") == 1
-
-
-class Node:
-    def __init__(self, other=None):
-        self.other = other
-
-
-def make_cycle(cls=Node):
-    a = cls()
-    b = cls(a)
-    a.other = b
-    return weakref.ref(a), weakref.ref(b)
 
 
 def make_old_cycle(cls=Node):
