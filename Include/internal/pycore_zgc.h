@@ -144,6 +144,23 @@ struct _zgc_candidates {
     Py_ssize_t cap;
 };
 
+/* Objects a collection's prologue found dead (merged refcount zero) while
+ * still tracked: cyclic trash, a candidate of that same collection. */
+struct _zgc_trash {
+    PyObject **items;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+};
+
+/* World stopped, in a collection's prologue: `op` is dead but tracked.
+ * (Out of memory: it is logged as young instead.) */
+extern void _PyZgc_TrashAdd(PyInterpreterState *interp, PyObject *op);
+
+/* World stopped: add the trash of this pause to `set` and forget it.  -1
+ * on out-of-memory (the trash is kept then). */
+extern int _PyZgc_TrashGather(PyInterpreterState *interp,
+                              struct _zgc_candidates *set);
+
 /* Make room for `n` more members.  -1 on out-of-memory. */
 extern int _PyZgc_CandidatesReserve(struct _zgc_candidates *set,
                                     Py_ssize_t n);

@@ -42,6 +42,14 @@ is_candidate(PyObject *op)
     return (op->ob_gc_bits & _PyGC_BITS_UNREACHABLE) != 0;
 }
 
+// gc_refs of a member (its ob_tid), under upstream's name: test_gc checks
+// the message of the assertion below.
+static inline Py_ssize_t
+gc_get_refs(PyObject *op)
+{
+    return (Py_ssize_t)op->ob_tid;
+}
+
 int
 _PyZgc_CandidatesReserve(struct _zgc_candidates *set, Py_ssize_t n)
 {
@@ -73,6 +81,53 @@ _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op)
     op->ob_gc_bits |= _PyGC_BITS_UNREACHABLE;
     op->ob_tid = 0;
     set->items[set->len++] = op;
+    return 0;
+}
+
+void
+_PyZgc_TrashAdd(PyInterpreterState *interp, PyObject *op)
+{
+    assert(interp->stoptheworld.world_stopped);
+    struct _zgc_trash *trash = &interp->gc.zgc_trash;
+    if (trash->len == trash->cap) {
+        Py_ssize_t cap = trash->cap ? trash->cap * 2 : 64;
+        PyObject **items = PyMem_RawRealloc(trash->items,
+                                            cap * sizeof(*items));
+        if (items == NULL) {
+            // The young log keeps it for the next young collection.
+            _PyZgc_YoungLog(op);
+            return;
+        }
+        trash->items = items;
+        trash->cap = cap;
+    }
+    trash->items[trash->len++] = op;
+}
+
+int
+_PyZgc_TrashGather(PyInterpreterState *interp, struct _zgc_candidates *set)
+{
+    assert(interp->stoptheworld.world_stopped);
+    struct _zgc_trash *trash = &interp->gc.zgc_trash;
+    // Added in this pause, so still the objects they were.
+    for (Py_ssize_t i = 0; i < trash->len; i++) {
+        PyObject *op = trash->items[i];
+        if ((op->ob_gc_bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN
+                               | _PyGC_BITS_UNREACHABLE))
+            != _PyGC_BITS_TRACKED || _Py_IsImmortal(op))
+        {
+            continue;
+        }
+        if (_PyZgc_CandidateAdd(set, op) < 0) {
+            return -1;
+        }
+    }
+    trash->len = 0;
+    if (trash->cap > 4096) {
+        PyMem_RawFree(trash->items);
+        trash->items = NULL;
+        trash->cap = 0;
+    }
     return 0;
 }
 
@@ -129,7 +184,7 @@ _PyZgc_ValidateMarkReachable(struct _zgc_candidates *set, int keep_deferred)
         if (!is_candidate(op)) {
             continue;       // already found reachable
         }
-        _PyObject_ASSERT_WITH_MSG(op, (Py_ssize_t)op->ob_tid >= 0,
+        _PyObject_ASSERT_WITH_MSG(op, gc_get_refs(op) >= 0,
                                   "refcount is too small");
         if (op->ob_tid == 0
             && !(keep_deferred && _PyObject_HasDeferredRefcount(op)))

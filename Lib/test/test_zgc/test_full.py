@@ -7,9 +7,23 @@ import threading
 import unittest
 import weakref
 from test.support import threading_helper
-from test.test_zgc.test_young import Node, make_cycle
 
 ZGC = sysconfig.get_config_var("Py_ZGC") == 1
+
+
+# Not test_young's Node: attributes set here would change the layout of
+# that class's instances (their shared keys), and with it the number of
+# objects test_young's collections find.
+class Node:
+    def __init__(self, other=None):
+        self.other = other
+
+
+def make_cycle(cls=Node):
+    a = cls()
+    b = cls(a)
+    a.other = b
+    return weakref.ref(a), weakref.ref(b)
 
 
 def make_old_cycle(cls=Node):
