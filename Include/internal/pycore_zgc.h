@@ -293,13 +293,8 @@ struct _zgc_cycle {
  * abandoned). */
 extern int _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget);
 
-extern int _PyZgc_CycleInProgress(PyInterpreterState *interp);
-
 /* Objects the cycle in progress marked or swept so far. */
 extern Py_ssize_t _PyZgc_CycleProgress(PyInterpreterState *interp);
-
-/* Drop a cycle in progress (its colors are stale from now on). */
-extern void _PyZgc_CycleAbandon(PyInterpreterState *interp);
 
 /* In a forked child: forget the cycle the parent was running. */
 extern void _PyZgc_CycleAfterFork(PyInterpreterState *interp);
@@ -358,7 +353,8 @@ extern void _PyZgc_StatsStop(struct _gc_runtime_state *gcstate,
                              Py_ssize_t collected, Py_ssize_t uncollectable);
 
 /* The kind of a collection: "young", "incremental" (a full collection
- * whose discovery ran in slices) or "full" (all in one pause). */
+ * whose discovery ran in slices) or "full" (all in one pause: at
+ * shutdown). */
 extern const char *_PyZgc_KindName(const struct _zgc_collection_stats *s);
 
 /* Add pyzgc's cumulative keys to one generation's gc.get_stats() dict:

@@ -256,20 +256,6 @@ _PyZgc_CycleProgress(PyInterpreterState *interp)
 }
 
 int
-_PyZgc_CycleInProgress(PyInterpreterState *interp)
-{
-    return interp->gc.zgc_cycle.phase != CYCLE_IDLE;
-}
-
-void
-_PyZgc_CycleAbandon(PyInterpreterState *interp)
-{
-    // Colors stay stale (cycle_start set the flag): the next full
-    // collection runs without marks.
-    cycle_free(&interp->gc.zgc_cycle);
-}
-
-int
 _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
                  int use_marks, Py_ssize_t *objects, Py_ssize_t *marked)
 {
