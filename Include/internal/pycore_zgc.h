@@ -282,7 +282,6 @@ struct _zgc_cycle {
     Py_ssize_t nfound;
     Py_ssize_t capfound;
     Py_ssize_t objects;           // objects the sweep saw
-    Py_ssize_t marked;
     Py_ssize_t slices;
     Py_ssize_t net_at_start;      // gcstate->zgc_net_objects at start
 };
@@ -302,9 +301,11 @@ extern void _PyZgc_CycleAfterFork(PyInterpreterState *interp);
 /* World stopped, refcounts merged: finish the cycle (or run all of it now
  * if no slice ran; with use_marks false, or stale colors, without marking)
  * and add every object it found that is still a tracked, unfrozen, mortal,
- * unmarked object to `set`.  *objects is the number of objects in the GC
- * heaps, *marked the number marked.  -1 on out-of-memory (members added so
- * far stay in the set, to be aborted by the caller). */
+ * unmarked object to `set`.  The young logs: a cycle run in slices leaves
+ * what was tracked during it young (the rest leaves the logs); one run in
+ * this pause adds the young set too.  *objects is the number of objects in
+ * the GC heaps, *marked the number marked.  -1 on out-of-memory (members
+ * added so far stay in the set, to be aborted by the caller). */
 extern int _PyZgc_FullBegin(PyInterpreterState *interp,
                             struct _zgc_candidates *set, int use_marks,
                             Py_ssize_t *objects, Py_ssize_t *marked);

@@ -189,8 +189,7 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
                 return -1;
             }
             if (done) {
-                cycle->marked = cycle->mark.marked;
-                _PyZgc_MarkDone(&cycle->mark);
+                _PyZgc_MarkDone(&cycle->mark);   // keeps mark.marked
                 cycle->phase = CYCLE_SWEEP;
                 break;
             }
@@ -252,7 +251,7 @@ Py_ssize_t
 _PyZgc_CycleProgress(PyInterpreterState *interp)
 {
     struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
-    return cycle->mark.marked + cycle->marked + cycle->objects;
+    return cycle->mark.marked + cycle->objects;
 }
 
 int
@@ -282,12 +281,8 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
         goto done;
     }
     assert(cycle->phase == CYCLE_READY);
-    if (cycle->slices > 0) {
-        // Leave what was tracked during the cycle young.
-        _PyZgc_YoungCycleEnd(interp, cycle->seq);
-    }
     *objects = cycle->objects;
-    *marked = cycle->marked;
+    *marked = cycle->mark.marked;
 
     // Remembered objects that are still candidates: not on a page released
     // since the cycle started, still tracked, unfrozen and unmarked (an
@@ -310,6 +305,15 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
             err = -1;
             goto done;
         }
+    }
+    if (cycle->slices > 0) {
+        // What was tracked during the cycle stays young, for the next young
+        // collection: it has the cycle's color, and may be a lot.
+        _PyZgc_YoungCycleEnd(interp, cycle->seq);
+    }
+    else {
+        // All in this pause: the young set goes with it.
+        err = _PyZgc_YoungGather(interp, set);
     }
 done:
     cycle_free(cycle);
