@@ -35,6 +35,7 @@ struct _zgc_generation_totals {
     PyTime_t pause_max;
     Py_ssize_t pause_count;
     Py_ssize_t visited;
+    Py_ssize_t purged;            // bytes returned to the OS (zgc_purge.c)
     Py_ssize_t pause_histogram[ZGC_PAUSE_BUCKETS];
 };
 
@@ -51,6 +52,14 @@ struct _zgc_collection_stats {
     Py_ssize_t visited;           // objects the collection looked at
     Py_ssize_t candidates;        // objects trial deletion ran over
     Py_ssize_t rss_before;        // bytes, only while a GC log is open
+    Py_ssize_t purged;            // bytes returned to the OS (zgc_purge.c)
+};
+
+/* Returning empty memory to the OS (zgc_purge.c). */
+struct _zgc_purge {
+    int threshold;                // the knob: percent, or -1 (never)
+    Py_ssize_t high;              // most GC objects seen since the last purge
+    uint64_t epoch;               // purge requests so far (atomic)
 };
 
 /* One young-log entry: an object that was tracked by the GC, and the
@@ -406,6 +415,31 @@ extern void _PyZgc_BetweenSlices(PyInterpreterState *interp);
  * objects in the GC heaps. */
 extern void _PyZgc_CollectionDone(struct _gc_runtime_state *gcstate,
                                   int generation, Py_ssize_t live);
+
+/* --- zgc_purge.c: memory back to the OS ---------------------------------- */
+
+/* Interpreter start: read -X zgc_purge=P or PYTHONZGCPURGE=P (0 to 100,
+ * or "off").  An invalid value is a startup error. */
+extern PyStatus _PyZgc_PurgeInit(PyInterpreterState *interp);
+
+/* A collection starts: note the GC heap's size for the purge policy. */
+extern void _PyZgc_PurgeNoteHeap(struct _gc_runtime_state *gcstate);
+
+/* The collecting thread, after the garbage was freed, world running: if
+ * the policy says so, return this thread's empty memory to the OS now and
+ * ask every other thread to do the same at its next safe point.  `manual`:
+ * gc.collect(). */
+extern void _PyZgc_PurgeAfterCollection(PyThreadState *tstate,
+                                        int manual);
+
+/* A safe point of `tstate` (attached, no borrowed pointers held): purge
+ * its own heaps if a purge was requested since it last did. */
+extern void _PyZgc_PurgeAtSafePoint(PyThreadState *tstate);
+
+/* Bytes returned to the OS so far, and purges that failed (mimalloc,
+ * patched Objects/mimalloc/os.c). */
+extern size_t _mi_os_purged_bytes(void);
+extern size_t _mi_os_purge_failures(void);
 
 #endif  /* Py_ZGC */
 

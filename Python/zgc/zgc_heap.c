@@ -91,6 +91,10 @@ _PyZgc_Init(PyInterpreterState *interp)
         atfork_registered = 1;
         (void)pthread_atfork(NULL, NULL, after_fork_child);
     }
+    PyStatus status = _PyZgc_PurgeInit(interp);
+    if (_PyStatus_EXCEPTION(status)) {
+        return status;
+    }
     return _PyZgc_LogInit(interp);
 }
 

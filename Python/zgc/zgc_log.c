@@ -7,12 +7,13 @@
  * it.  Each line is written with one fprintf() call (stdio locks the
  * stream), after the collection, with the world running:
  *
- *   [zgc 12.345s] young #42 pauses 1 max 0.080ms total 0.080ms visited 2104 collected 1800 rss 512.3M->511.9M
+ *   [zgc 12.345s] young #42 pauses 1 max 0.080ms total 0.080ms visited 2104 collected 1800 rss 512.3M->511.9M purged 0.0M
  *
  * time since the log was opened; kind (young, incremental or full) and the number of
  * collections of that kind so far; stop-the-world pauses; objects visited;
  * objects found unreachable (collected + uncollectable); resident set size
- * before and after ("?" where it cannot be read).  The format is stable:
+ * before and after ("?" where it cannot be read); memory the collecting
+ * thread returned to the OS (zgc_purge.c).  The format is stable:
  * fields are only ever appended.
  */
 
@@ -135,18 +136,19 @@ _PyZgc_LogCollection(struct _gc_runtime_state *gcstate, Py_ssize_t collected)
     const struct _zgc_collection_stats *s = &gcstate->zgc_stats;
     PyTime_t now;
     (void)PyTime_PerfCounterRaw(&now);
-    char before[32], after[32];
+    char before[32], after[32], purged[32];
     format_mb(before, sizeof(before), s->rss_before);
     format_mb(after, sizeof(after), _PyZgc_LogRss());
+    format_mb(purged, sizeof(purged), s->purged);
     fprintf(f, "[zgc %.3fs] %s #%zd pauses %zd max %.3fms total %.3fms "
-               "visited %zd collected %zd rss %s->%s\n",
+               "visited %zd collected %zd rss %s->%s purged %s\n",
             PyTime_AsSecondsDouble(now - log_start),
             _PyZgc_KindName(s),
             gcstate->generation_stats[s->generation].collections + 1,
             s->pause_count,
             PyTime_AsSecondsDouble(s->pause_max) * 1e3,
             PyTime_AsSecondsDouble(s->pause_total) * 1e3,
-            s->visited, collected, before, after);
+            s->visited, collected, before, after, purged);
 }
 
 #endif  /* Py_ZGC */

@@ -88,6 +88,7 @@ _PyZgc_StatsStop(struct _gc_runtime_state *gcstate, Py_ssize_t collected,
         t->pause_max = s->pause_max;
     }
     t->visited += s->visited;
+    t->purged += s->purged;
     _PyZgc_LogCollection(gcstate, collected + uncollectable);
 }
 
@@ -96,7 +97,7 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
                 Py_ssize_t uncollectable)
 {
     return Py_BuildValue(
-        "{sisnsnsssdsnsdsdsnsn}",
+        "{sisnsnsssdsnsdsdsnsnsnsn}",
         "generation", s->generation,
         "collected", collected,
         "uncollectable", uncollectable,
@@ -106,7 +107,9 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
         "pause_total", PyTime_AsSecondsDouble(s->pause_total),
         "pause_max", PyTime_AsSecondsDouble(s->pause_max),
         "visited", s->visited,
-        "candidates", s->candidates);
+        "candidates", s->candidates,
+        "purged", s->purged,
+        "purge_failures", (Py_ssize_t)_mi_os_purge_failures());
 }
 
 static int
@@ -139,6 +142,7 @@ _PyZgc_AddGenerationStats(PyObject *dict,
     if (set_item(dict, "duration",
                  PyFloat_FromDouble(PyTime_AsSecondsDouble(t->duration))) < 0
         || set_item(dict, "visited", PyLong_FromSsize_t(t->visited)) < 0
+        || set_item(dict, "purged", PyLong_FromSsize_t(t->purged)) < 0
         || set_item(dict, "pause_count",
                     PyLong_FromSsize_t(t->pause_count)) < 0
         || set_item(dict, "pause_total",

@@ -11,7 +11,7 @@ ZGC = sysconfig.get_config_var("Py_ZGC") == 1
 LINE = re.compile(
     r"^\[zgc (\d+\.\d{3})s\] (young|incremental|full) #(\d+) pauses (\d+) "
     r"max (\d+\.\d{3})ms total (\d+\.\d{3})ms visited (\d+) "
-    r"collected (\d+) rss (\d+\.\dM|\?)->(\d+\.\dM|\?)$")
+    r"collected (\d+) rss (\d+\.\dM|\?)->(\d+\.\dM|\?) purged (\d+\.\dM)$")
 
 SCRIPT = """if 1:
     import gc

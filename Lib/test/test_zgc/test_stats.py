@@ -8,7 +8,7 @@ ZGC = sysconfig.get_config_var("Py_ZGC") == 1
 
 NEW_KEYS = {"kind": str, "duration": float, "pause_count": int,
             "pause_total": float, "pause_max": float, "visited": int,
-            "candidates": int}
+            "candidates": int, "purged": int, "purge_failures": int}
 
 
 class Node:
@@ -78,7 +78,8 @@ class CallbackInfoTests(unittest.TestCase):
         del keep
 
 
-STATS_KEYS = {"duration": float, "visited": int, "pause_count": int,
+STATS_KEYS = {"duration": float, "visited": int, "purged": int,
+              "pause_count": int,
               "pause_total": float, "pause_max": float,
               "pause_histogram": tuple}
 

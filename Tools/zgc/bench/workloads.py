@@ -4,8 +4,9 @@
 
 prints one JSON object with the workload's figures.  Our own code, in the
 spirit of pyperformance's gc_collect, gc_traversal, btree, deepcopy and
-async_tree benchmarks, plus allocation rate, RSS after freeing most of a
-large heap, and 2-thread scaling of cyclic churn.  Standard library only;
+async_tree benchmarks, plus allocation rate, RSS after dropping a large
+structure (and with scattered survivors), and 2-thread scaling of cyclic
+churn.  Standard library only;
 runs on any CPython 3.14 build.
 """
 
@@ -131,25 +132,53 @@ def alloc_rate(scale):
     return {"seconds": seconds, "objects_per_second": round(n / seconds)}
 
 
-def rss_after_free(scale):
-    """RSS after building a large heap and freeing 95% of it."""
+class Row:
+    pass
+
+
+def build_rows(n):
+    """A service-like structure: rows of a small object, a dict and a
+    tuple, half of them cyclic."""
+    rows = []
+    for i in range(n):
+        r = Row()
+        r.d = {"i": i}
+        r.t = (i, r) if i % 2 else (i, None)
+        rows.append(r)
+    return rows
+
+
+def rss_measure(n, keep_every):
     gc.collect()
     base = rss_bytes()
-    n = int(2_000_000 * scale)
-    objs = [[Node(), {"k": i}] for i in range(n)]
+    rows = build_rows(n)
     peak = rss_bytes()
-    keep = objs[: n // 20]
-    del objs
+    keep = rows[::keep_every] if keep_every else None
+    del rows
+    gc.collect()
+    time.sleep(1.0)
     gc.collect()
     after = rss_bytes()
-    result = {
+    del keep
+    return {
         "base_mb": round(base / 2**20, 1),
         "peak_mb": round(peak / 2**20, 1),
         "after_free_mb": round(after / 2**20, 1),
-        "returned_fraction": round((peak - after) / max(peak - base, 1), 3),
+        "retained_percent": round(100 * (after - base)
+                                  / max(peak - base, 1), 1),
     }
-    del keep
-    return result
+
+
+def rss_after_drop(scale):
+    """RSS after dropping a 1M-row structure, one collection, one second
+    and another collection: percent of the peak growth retained."""
+    return rss_measure(int(1_000_000 * scale), 0)
+
+
+def rss_fragmented(scale):
+    """The same with every 20th row kept: 5% survivors scattered over
+    every page, which only moving objects could compact."""
+    return rss_measure(int(1_000_000 * scale), 20)
 
 
 def scaling(scale):
@@ -180,7 +209,7 @@ def scaling(scale):
 
 WORKLOADS = {f.__name__: f for f in (
     gc_collect, gc_traversal, btree, deepcopy, async_tree, alloc_rate,
-    rss_after_free, scaling)}
+    rss_after_drop, rss_fragmented, scaling)}
 
 
 def main(argv=None):

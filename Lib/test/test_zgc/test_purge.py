@@ -1,0 +1,200 @@
+"""Memory goes back to the OS after a collection (Python/zgc/zgc_purge.c)."""
+import gc
+import os
+import sysconfig
+import unittest
+from test.support import script_helper
+
+ZGC = sysconfig.get_config_var("Py_ZGC") == 1
+HAVE_STATM = os.path.exists("/proc/self/statm")
+
+# Shared by the scripts below: resident set size, and a structure like a
+# service's: rows of a small object, a dict and a tuple, half of them cyclic.
+PRELUDE = """if 1:
+    import gc, os, sys, threading, time
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE")
+
+    class Row:
+        pass
+
+    def build(n):
+        rows = []
+        for i in range(n):
+            r = Row()
+            r.d = {"i": i}
+            r.t = (i, r) if i % 2 else (i, None)
+            rows.append(r)
+        return rows
+
+    def retained(base, peak, after):
+        return (after - base) / (peak - base)
+"""
+
+ROWS = 300_000
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@unittest.skipUnless(HAVE_STATM, "requires /proc/self/statm")
+class PurgeTests(unittest.TestCase):
+
+    def run_script(self, body, *args, **env):
+        rc, out, err = script_helper.assert_python_ok(
+            *args, "-c", PRELUDE + body, **env)
+        return out.decode()
+
+    def test_rss_falls_after_structure_freed(self):
+        out = self.run_script(f"""if 1:
+            gc.collect()
+            base = rss()
+            rows = build({ROWS})
+            peak = rss()
+            del rows
+            gc.collect()
+            print(retained(base, peak, rss()))
+        """)
+        # Generous: about 1% is retained on a quiet machine.
+        self.assertLess(float(out), 0.25)
+
+    def test_purge_off_keeps_memory(self):
+        # The knob's "off": stock behaviour, the memory stays.
+        out = self.run_script(f"""if 1:
+            gc.collect()
+            base = rss()
+            rows = build({ROWS})
+            peak = rss()
+            del rows
+            gc.collect()
+            print(retained(base, peak, rss()))
+        """, "-X", "zgc_purge=off")
+        self.assertGreater(float(out), 0.5)
+
+    def test_owning_thread_purges_at_safe_point(self):
+        # The memory belongs to a worker thread's heaps; the main thread's
+        # collection asks the worker, which purges at its next safe point.
+        out = self.run_script(f"""if 1:
+            built = threading.Event()
+            dropped = threading.Event()
+            stop = threading.Event()
+
+            def worker():
+                rows = build({ROWS})
+                built.set()
+                del rows
+                dropped.set()
+                while not stop.is_set():
+                    x = [object() for _ in range(10)]
+                    time.sleep(0.001)
+
+            gc.collect()
+            base = rss()
+            t = threading.Thread(target=worker)
+            t.start()
+            built.wait()
+            peak = rss()
+            dropped.wait()
+            gc.collect()
+            deadline = time.monotonic() + 30
+            while (retained(base, peak, rss()) > 0.25
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)
+            stop.set()
+            t.join()
+            print(retained(base, peak, rss()))
+        """)
+        self.assertLess(float(out), 0.25)
+
+    def test_purge_while_other_threads_allocate(self):
+        # Four threads keep allocating, freeing and checking their own
+        # structures (cyclic ones too) while the main thread frees large
+        # structures and collects; every purge must leave their objects
+        # intact and the memory must still come back.
+        out = self.run_script(f"""if 1:
+            stop = threading.Event()
+            errors = []
+
+            def churn(seed):
+                keep = []
+                n = 0
+                while not stop.is_set():
+                    rows = build(500)
+                    for i, r in enumerate(rows):
+                        if r.d["i"] != i or r.t[0] != i:
+                            errors.append((seed, i))
+                    keep.append(rows[::25])
+                    if len(keep) > 20:
+                        keep.pop(0)
+                    n += 1
+                    if n % 16 == 0:
+                        gc.collect(0)
+                    time.sleep(0.001)
+
+            threads = [threading.Thread(target=churn, args=(s,))
+                       for s in range(4)]
+            for t in threads:
+                t.start()
+            gc.collect()
+            worst = 0.0
+            for _ in range(3):
+                base = rss()
+                rows = build({ROWS})
+                peak = rss()
+                del rows
+                gc.collect()
+                # Pages the others may still read wait for them to pass a
+                # quiescent state; this thread polls at its safe points.
+                deadline = time.monotonic() + 30
+                while (retained(base, peak, rss()) > 0.5
+                       and time.monotonic() < deadline):
+                    time.sleep(0.01)
+                worst = max(worst, retained(base, peak, rss()))
+            stop.set()
+            for t in threads:
+                t.join()
+            assert not errors, errors[:5]
+            print(worst)
+        """)
+        # Loose: the other threads' heaps grow and shrink meanwhile (with
+        # -X zgc_purge=off this is above 1.0).
+        self.assertLess(float(out), 0.6)
+
+    def test_stats_report_purged_bytes(self):
+        infos = []
+
+        def callback(phase, info):
+            if phase == "stop":
+                infos.append(info)
+
+        rows = [[object(), {"i": i}] for i in range(ROWS)]
+        before = gc.get_stats()[2]["purged"]
+        del rows
+        gc.callbacks.append(callback)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(callback)
+        self.assertEqual(len(infos), 1)
+        self.assertGreater(infos[0]["purged"], 1 << 20)
+        self.assertGreaterEqual(infos[0]["purge_failures"], 0)
+        self.assertEqual(gc.get_stats()[2]["purged"] - before,
+                         infos[0]["purged"])
+
+    def test_invalid_knob_values(self):
+        for value in ("101", "-1", "abc", "", "10x"):
+            with self.subTest(value=value):
+                rc, out, err = script_helper.assert_python_failure(
+                    "-X", f"zgc_purge={value}", "-c", "pass")
+                self.assertIn(b"zgc_purge: invalid value", err)
+        rc, out, err = script_helper.assert_python_failure(
+            "-c", "pass", PYTHONZGCPURGE="2.5")
+        self.assertIn(b"PYTHONZGCPURGE: invalid value 2.5", err)
+        for value in ("0", "100", "off"):
+            with self.subTest(value=value):
+                script_helper.assert_python_ok(
+                    "-X", f"zgc_purge={value}", "-c", "pass")
+
+
+if __name__ == "__main__":
+    unittest.main()
