@@ -293,7 +293,22 @@ struct _zgc_cycle {
     Py_ssize_t objects;           // objects the sweep saw
     Py_ssize_t slices;
     Py_ssize_t net_at_start;      // gcstate->zgc_net_objects at start
+    PyThreadState *owner;         // the thread running the cycle
 };
+
+/* A cycle is in progress and `tstate` is not running it (NULL: a cycle is
+ * in progress): only young collections may run until it ends
+ * (zgc_full.c). */
+extern int _PyZgc_CycleBusy(PyInterpreterState *interp,
+                            PyThreadState *tstate);
+
+/* The oldest page-release sequence number the cycle in progress still
+ * needs records from (UINT64_MAX if none is in progress). */
+extern uint64_t _PyZgc_CycleFloor(PyInterpreterState *interp);
+
+/* Interpreter shutdown while another thread's cycle is in progress (that
+ * thread can no longer run): forget the cycle, like a forked child. */
+extern void _PyZgc_CycleForget(PyInterpreterState *interp);
 
 /* World stopped: one slice of a full collection's discovery, for about
  * `budget` perf-counter ticks; starts a cycle if none is in progress.
@@ -304,8 +319,6 @@ extern int _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget);
 /* Objects the cycle in progress marked or swept so far. */
 extern Py_ssize_t _PyZgc_CycleProgress(PyInterpreterState *interp);
 
-/* In a forked child: forget the cycle the parent was running. */
-extern void _PyZgc_CycleAfterFork(PyInterpreterState *interp);
 
 /* World stopped, refcounts merged: finish the cycle (or run all of it now
  * if no slice ran; with use_marks false, or stale colors, without marking)

@@ -34,10 +34,21 @@
  *     unmarked;
  *   - freeze objects (never candidates), start and end threads (their
  *     pages stay in the snapshot, or are released).
- * The release records this needs stay available: no other collection of
- * this interpreter runs during the cycle (the host holds its
- * `collecting` flag throughout), so its young-log floor, which bounds what
- * zgc_heap.c may drop, stays older than the cycle's start.
+ * The release records this needs stay available: while a cycle is in
+ * progress, the interpreter's young-log floor, which bounds what
+ * zgc_heap.c may drop, is never newer than the cycle's start
+ * (_PyZgc_CycleFloor), whatever young collections run meanwhile.
+ *
+ * Young collections between slices.  The host gives up its `collecting`
+ * flag between two slices, so other threads run young collections (only:
+ * a full collection waits for the cycle, zgc_director.c).  To the cycle a
+ * young collection is a mutator that frees objects and recolors the
+ * survivors of its young set with the cycle's color: freed objects are
+ * covered above; a survivor colored "marked" is not traversed by marking,
+ * so what only it references may stay unmarked and be remembered, and
+ * validation, which counts the survivor's references, keeps it (colors are
+ * hints).  The young collection empties the young logs, pre-cycle entries
+ * included (YoungCycleEnd then has nothing to trim).
  *
  * Complete.  Garbage that exists when the cycle starts is reachable from
  * no root and no mutator, so it is never marked, and it sits on a page of
@@ -65,6 +76,7 @@
 #include "pycore_gc.h"            // _PyObject_GC_IS_TRACKED()
 #include "pycore_interp.h"        // PyInterpreterState
 #include "pycore_object.h"        // _Py_IsImmortal()
+#include "pycore_pystate.h"       // _PyThreadState_GET()
 #include "pycore_zgc.h"
 
 enum {
@@ -107,6 +119,7 @@ cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
         _PyZgc_MarkStart(interp, &cycle->mark);
     }
     _PyZgc_YoungCycleStart(interp);
+    cycle->owner = _PyThreadState_GET();
     cycle->color = gcstate->zgc_color;
     cycle->phase = use_marks ? CYCLE_MARK : CYCLE_SWEEP;
     if (_PyZgc_PagesSnapshot(interp, &cycle->pages) < 0) {
@@ -327,12 +340,26 @@ _PyZgc_FullDone(PyInterpreterState *interp)
     interp->gc.zgc_colors_stale = 0;
 }
 
-void
-_PyZgc_CycleAfterFork(PyInterpreterState *interp)
+int
+_PyZgc_CycleBusy(PyInterpreterState *interp, PyThreadState *tstate)
 {
-    // The thread that ran the cycle does not exist in the child; its
-    // buffers are simply forgotten (an atfork handler should not free),
-    // and the colors may be stale.
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    return cycle->phase != CYCLE_IDLE && cycle->owner != tstate;
+}
+
+uint64_t
+_PyZgc_CycleFloor(PyInterpreterState *interp)
+{
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    return cycle->phase != CYCLE_IDLE ? cycle->seq : UINT64_MAX;
+}
+
+void
+_PyZgc_CycleForget(PyInterpreterState *interp)
+{
+    // The thread that ran the cycle does not exist in a forked child, and
+    // cannot run again at shutdown; its buffers are simply forgotten (an
+    // atfork handler should not free), and the colors may be stale.
     if (interp->gc.zgc_cycle.phase != CYCLE_IDLE) {
         interp->gc.zgc_cycle = (struct _zgc_cycle){0};
         interp->gc.zgc_colors_stale = 1;

@@ -72,10 +72,14 @@ after_fork_child(void)
     PyThreadState *tstate = _PyThreadState_GET();
     if (tstate != NULL) {
         struct _gc_runtime_state *gcstate = &tstate->interp->gc;
+        // A cycle run by another thread: between its slices `collecting`
+        // may be free, or held by a young collection of a third thread.
+        if (_PyZgc_CycleBusy(tstate->interp, tstate)) {
+            _PyZgc_CycleForget(tstate->interp);
+        }
         if (_Py_atomic_load_int_relaxed(&gcstate->collecting)
             && gcstate->zgc_collector != tstate)
         {
-            _PyZgc_CycleAfterFork(tstate->interp);
             _Py_atomic_store_int(&gcstate->collecting, 0);
         }
     }
@@ -307,6 +311,12 @@ void
 _PyZgc_LogsFloor(PyInterpreterState *interp, uint64_t floor)
 {
     assert(interp->stoptheworld.world_stopped);
+    // A full collection in progress (zgc_full.c) still needs the records
+    // since its start, whatever young collections ran meanwhile.
+    uint64_t cycle_floor = _PyZgc_CycleFloor(interp);
+    if (cycle_floor < floor) {
+        floor = cycle_floor;
+    }
     _Py_atomic_store_uint64_relaxed(&interp->gc.zgc_log_floor, floor);
 
     HEAD_LOCK(&_PyRuntime);

@@ -95,6 +95,7 @@ forget_logs(PyInterpreterState *interp)
     _Py_FOR_EACH_TSTATE_UNLOCKED(interp, p) {
         struct _gc_thread_state *gc = &((_PyThreadStateImpl *)p)->gc;
         gc->young_len = 0;
+        gc->young_before_cycle = 0;
         if (gc->young_cap > 64 * YOUNG_LOG_INITIAL) {
             // Give back what a burst of allocation made the log grow to.
             PyMem_RawFree(gc->young_log);
