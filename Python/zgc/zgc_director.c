@@ -28,9 +28,10 @@
  *   long again when other threads exist, so that they get at least half of
  *   the time, unless the GC heaps grew by more than half the objects the
  *   cycle has processed so far (then it goes on at once): a cycle finishes
- *   before the heap grows by about half.  No young collection runs during
- *   a cycle (the cycle holds the interpreter's `collecting` flag), which
- *   is what this pacing bounds.  Only the final validation pause is not budgeted: it is
+ *   before the heap grows by about half.  Young collections run between
+ *   slices (gc_free_threading.c: the cycle's thread runs one when due),
+ *   and an allocation stall holds back threads that outrun the collector.
+ *   Only the final validation pause is not budgeted: it is
  *   proportional to the candidates (the garbage and the objects marking
  *   could not reach), not to the heap.
  */

@@ -333,3 +333,107 @@ class IncrementalFullCollectionTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@threading_helper.requires_working_threading()
+class YoungBetweenSlicesTests(unittest.TestCase):
+    """Young collections run between the slices of a full collection
+    (automatic collection enabled), and gc.callbacks pairs never nest."""
+
+    def setUp(self):
+        self.enabled = gc.isenabled()
+        gc.enable()
+        gc.collect()
+
+    def tearDown(self):
+        gc.collect()
+        if not self.enabled:
+            gc.disable()
+
+    def test_young_collections_run_during_a_cycle(self):
+        live = build_live()
+        events = []
+        lock = threading.Lock()
+
+        def record(phase, info):
+            with lock:
+                events.append((time.perf_counter(), phase,
+                               info["generation"], info.get("duration")))
+
+        stop = threading.Event()
+        made = [0] * 4
+
+        def mutate(k):
+            while not stop.is_set():
+                for i in range(1000):
+                    a = Node(i)
+                    b = Node(i)
+                    a.ref = b
+                    b.ref = a
+                made[k] += 1000
+                time.sleep(0.0005)
+
+        threads = [threading.Thread(target=mutate, args=(k,))
+                   for k in range(2)]
+        gc.callbacks.append(record)
+        try:
+            with threading_helper.start_threads(threads):
+                for _ in range(3):
+                    gc.collect()
+                stop.set()
+        finally:
+            gc.callbacks.remove(record)
+
+        # Strict start/stop alternation, whatever thread collected.
+        open_gen = None
+        for _, phase, gen, _ in events:
+            if phase == "start":
+                self.assertIsNone(open_gen, events)
+                open_gen = gen
+            else:
+                self.assertEqual(open_gen, gen)
+                open_gen = None
+        # Young collections finished inside some full collection's
+        # discovery: after it began (its stop less its duration), before
+        # its "start".
+        starts = [t for t, phase, gen, _ in events
+                  if phase == "start" and gen == 2]
+        stops = [(t, d) for t, phase, gen, d in events
+                 if phase == "stop" and gen == 2]
+        young = [t for t, phase, gen, _ in events
+                 if phase == "stop" and gen == 0]
+        inside = sum(1 for (t_stop, d), t_start in zip(stops, starts)
+                     for y in young if t_stop - d <= y <= t_start)
+        self.assertGreater(inside, 0)
+        self.assertGreater(sum(made), 0)
+        check_graph(self, live[:100])
+
+    def test_collect_in_another_thread_during_a_cycle(self):
+        # gc.collect() in a thread while this one runs a cycle waits for
+        # it (or for a young collection run between its slices), then
+        # collects its own garbage: the weakref is dead on return.
+        live = build_live()
+        results = []
+        go = threading.Event()
+
+        def other():
+            go.wait()
+            for i in range(10):
+                a = Node(i)
+                a.ref = a
+                wr = weakref.ref(a)
+                del a
+                gc.collect()
+                results.append(wr() is None)
+
+        t = threading.Thread(target=other)
+        t.start()
+        try:
+            go.set()
+            for _ in range(5):
+                gc.collect()
+        finally:
+            t.join()
+        self.assertEqual(results, [True] * 10)
+        check_graph(self, live[:100])
