@@ -39,9 +39,10 @@
  * zgc_heap.c may drop, is never newer than the cycle's start
  * (_PyZgc_CycleFloor), whatever young collections run meanwhile.
  *
- * Young collections between slices.  The host gives up its `collecting`
- * flag between two slices, so other threads run young collections (only:
- * a full collection waits for the cycle, zgc_director.c).  To the cycle a
+ * Young collections between slices.  The host runs a due young collection
+ * between two slices (handing its `collecting` flag to it; a full
+ * collection requested meanwhile waits for the cycle or becomes young,
+ * gc_free_threading.c).  To the cycle a
  * young collection is a mutator that frees objects and recolors the
  * survivors of its young set with the cycle's color: freed objects are
  * covered above; a survivor colored "marked" is not traversed by marking,
