@@ -381,8 +381,9 @@ extern void _PyZgc_StatsStop(struct _gc_runtime_state *gcstate,
 extern const char *_PyZgc_KindName(const struct _zgc_collection_stats *s);
 
 /* Add pyzgc's cumulative keys to one generation's gc.get_stats() dict:
- * duration, visited, pause_count, pause_total, pause_max (seconds) and
- * pause_histogram (a tuple of ZGC_PAUSE_BUCKETS counts).  -1 on error. */
+ * duration, visited, purged (bytes), pause_count, pause_total, pause_max
+ * (seconds) and pause_histogram (a tuple of ZGC_PAUSE_BUCKETS counts).
+ * -1 on error. */
 extern int _PyZgc_AddGenerationStats(PyObject *dict,
                                      const struct _zgc_generation_totals *t);
 
@@ -401,8 +402,9 @@ extern void _PyZgc_LogCollection(struct _gc_runtime_state *gcstate,
                                  Py_ssize_t collected);
 
 /* The "stop" info dict of gc.callbacks: upstream's keys plus kind,
- * duration, pause_count, pause_total, pause_max (seconds), visited and
- * candidates.  New reference, or NULL with an exception set. */
+ * duration, pause_count, pause_total, pause_max (seconds), visited,
+ * candidates, purged (bytes) and purge_failures.  New reference, or NULL
+ * with an exception set. */
 extern PyObject *_PyZgc_StopInfo(const struct _zgc_collection_stats *s,
                                  Py_ssize_t collected,
                                  Py_ssize_t uncollectable);
