@@ -45,8 +45,10 @@ class PurgeTests(unittest.TestCase):
             *args, "-c", PRELUDE + body, **env)
         return out.decode()
 
-    def test_rss_falls_after_structure_freed(self):
-        out = self.run_script(f"""if 1:
+    def retained_after_drop(self, *args):
+        """Fraction of a dropped structure's peak growth still resident
+        after one gc.collect()."""
+        return float(self.run_script(f"""if 1:
             gc.collect()
             base = rss()
             rows = build({ROWS})
@@ -54,22 +56,16 @@ class PurgeTests(unittest.TestCase):
             del rows
             gc.collect()
             print(retained(base, peak, rss()))
-        """)
+        """, *args))
+
+    def test_rss_falls_after_structure_freed(self):
         # Generous: about 1% is retained on a quiet machine.
-        self.assertLess(float(out), 0.25)
+        self.assertLess(self.retained_after_drop(), 0.25)
 
     def test_purge_off_keeps_memory(self):
         # The knob's "off": stock behaviour, the memory stays.
-        out = self.run_script(f"""if 1:
-            gc.collect()
-            base = rss()
-            rows = build({ROWS})
-            peak = rss()
-            del rows
-            gc.collect()
-            print(retained(base, peak, rss()))
-        """, "-X", "zgc_purge=off")
-        self.assertGreater(float(out), 0.5)
+        self.assertGreater(self.retained_after_drop("-X", "zgc_purge=off"),
+                           0.5)
 
     def test_owning_thread_purges_at_safe_point(self):
         # The memory belongs to a worker thread's heaps; the main thread's
