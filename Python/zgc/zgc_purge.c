@@ -39,8 +39,10 @@
  * point holds no pointer obtained by a lock-free read; the collector does
  * the same in every collection), advances the write sequence and frees
  * the pages whose goal every thread has reached.  Pages some running
- * thread may still read stay queued for that thread's next purge, or for
- * mimalloc's allocation slow path, as in stock CPython.
+ * thread may still read stay queued: the purging thread polls their goal
+ * at its next ZGC_PURGE_POLLS safe points and purges again once it is
+ * reached (after that, the next request or mimalloc's allocation slow
+ * path frees them, as in stock CPython).
  *
  * Page release.  Freeing a page goes through the patched
  * mi_segment_page_clear, which records the release (zgc_heap.c), so young
