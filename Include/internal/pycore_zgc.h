@@ -43,6 +43,7 @@ struct _zgc_generation_totals {
 struct _zgc_collection_stats {
     int generation;               // 0: young, 2: full
     int slices;                   // discovery slices of a full collection
+    int batches;                  // its validation batches (zgc_full.c)
     PyTime_t start;
     PyTime_t duration;
     PyTime_t pause_start;
@@ -294,7 +295,26 @@ struct _zgc_cycle {
     Py_ssize_t slices;
     Py_ssize_t net_at_start;      // gcstate->zgc_net_objects at start
     PyThreadState *owner;         // the thread running the cycle
+    // Validation in batches of whole components (zgc_full.c): the found
+    // objects are linked into components (union-find over found[] indices,
+    // each component also a ring), then taken a batch at a time.
+    int batched;                  // found[] is linked into components
+    Py_ssize_t cursor;            // next found[] index to index/link/take
+    int32_t *table;               // open addressing: found index + 1
+    Py_ssize_t table_mask;
+    int32_t *parent;              // union-find forest over found[]
+    int32_t *ring;                // next member of the component; -1: taken
+    Py_ssize_t batches;           // validation batches taken so far
+    Py_ssize_t net_at_batch;      // gcstate->zgc_net_objects at the last
+    // Large buffers the cycle is done with, freed once the world runs again
+    // (returning tens of megabytes to the OS is not pause work).
+    void *graveyard[8];
+    int graveyard_len;
 };
+
+/* World running: free the buffers a cycle was done with (called at the end
+ * of every pause of a collection). */
+extern void _PyZgc_CycleFreeDeferred(struct _gc_runtime_state *gcstate);
 
 /* A cycle is in progress and `tstate` is not running it (NULL: a cycle is
  * in progress): only young collections may run until it ends
@@ -319,18 +339,32 @@ extern int _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget);
 /* Objects the cycle in progress marked or swept so far. */
 extern Py_ssize_t _PyZgc_CycleProgress(PyInterpreterState *interp);
 
+/* The cycle in progress is validating in batches, and the GC heaps grew
+ * since its last batch began: the mutators outrun it. */
+extern int _PyZgc_CycleOutrun(PyInterpreterState *interp);
+
 
 /* World stopped, refcounts merged: finish the cycle (or run all of it now
  * if no slice ran; with use_marks false, or stale colors, without marking)
- * and add every object it found that is still a tracked, unfrozen, mortal,
- * unmarked object to `set`.  The young logs: a cycle run in slices leaves
- * what was tracked during it young (the rest leaves the logs); one run in
- * this pause adds the young set too.  *objects is the number of objects in
- * the GC heaps, *marked the number marked.  -1 on out-of-memory (members
- * added so far stay in the set, to be aborted by the caller). */
-extern int _PyZgc_FullBegin(PyInterpreterState *interp,
+ * and add the next batch of the objects it found that are still tracked,
+ * unfrozen, mortal and unmarked to `set`: all of them, or, if the slices
+ * linked them into components, whole components up to about
+ * _PyZgc_BatchObjects() objects.  With `young`, the young set (what was
+ * tracked during the cycle) joins the batch.  After the last batch, a cycle
+ * run in slices leaves what was tracked during it young (the rest leaves
+ * the logs); one run in this pause adds the young set.  *objects is the
+ * number of objects in the GC heaps, *marked the number marked.  1: more
+ * batches follow; 0: that was the last (the cycle is over); -1 on
+ * out-of-memory (the cycle is abandoned; members added so far stay in the
+ * set, to be aborted by the caller). */
+extern int _PyZgc_FullBatch(PyInterpreterState *interp,
                             struct _zgc_candidates *set, int use_marks,
-                            Py_ssize_t *objects, Py_ssize_t *marked);
+                            int young, Py_ssize_t *objects,
+                            Py_ssize_t *marked);
+
+/* A collection failed between two validation batches: abandon its cycle
+ * (the colors stay stale, see zgc_full.c).  No-op if none is in progress. */
+extern void _PyZgc_CycleAbandon(PyInterpreterState *interp);
 
 /* World stopped: the full collection validated its candidates, so every
  * tracked, unfrozen object has the current color again. */
@@ -352,6 +386,12 @@ extern void _PyZgc_YoungLogFree(PyThreadState *tstate);
  * logs are kept then). */
 extern int _PyZgc_YoungGather(PyInterpreterState *interp,
                               struct _zgc_candidates *set);
+
+/* The same for a validation batch of a full collection in progress (color:
+ * the cycle's): objects of another color are left out, since the cycle
+ * found them (or marked them) already. */
+extern int _PyZgc_YoungGatherColor(PyInterpreterState *interp,
+                                   struct _zgc_candidates *set, int color);
 
 /* World stopped, a full collection's cycle starts: remember how much of
  * every log was written before, i.e. is examined by the cycle. */
@@ -422,6 +462,10 @@ extern int _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate);
 /* The work budget of one slice of a full collection, in perf-counter
  * ticks (nanoseconds). */
 extern PyTime_t _PyZgc_SliceBudget(void);
+
+/* About how many candidates one validation batch of a full collection may
+ * hold, to fit in the slice budget (whole components may exceed it). */
+extern Py_ssize_t _PyZgc_BatchObjects(void);
 
 /* Between two slices (world running, attached): let other threads run. */
 extern void _PyZgc_BetweenSlices(PyInterpreterState *interp);

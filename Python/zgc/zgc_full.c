@@ -84,20 +84,62 @@ enum {
     CYCLE_IDLE = 0,
     CYCLE_MARK,
     CYCLE_SWEEP,
+    CYCLE_INDEX,
+    CYCLE_LINK,
     CYCLE_READY,
 };
 
 // Look at the clock every this many units of work.
 #define CLOCK_EVERY 64
 
+// Free `ptr` once the world runs again (or now, if too much is pending).
+static void
+free_later(struct _zgc_cycle *cycle, void *ptr)
+{
+    if (ptr == NULL) {
+        return;
+    }
+    if (cycle->graveyard_len < (int)Py_ARRAY_LENGTH(cycle->graveyard)) {
+        cycle->graveyard[cycle->graveyard_len++] = ptr;
+    }
+    else {
+        PyMem_RawFree(ptr);
+    }
+}
+
+void
+_PyZgc_CycleFreeDeferred(struct _gc_runtime_state *gcstate)
+{
+    struct _zgc_cycle *cycle = &gcstate->zgc_cycle;
+    while (cycle->graveyard_len > 0) {
+        PyMem_RawFree(cycle->graveyard[--cycle->graveyard_len]);
+    }
+}
+
+static void
+mark_done(struct _zgc_cycle *cycle)
+{
+    free_later(cycle, cycle->mark.items);
+    cycle->mark.items = NULL;
+    _PyZgc_MarkDone(&cycle->mark);
+}
+
 static void
 cycle_free(struct _zgc_cycle *cycle)
 {
-    _PyZgc_MarkDone(&cycle->mark);
+    mark_done(cycle);
     _PyZgc_PagesDone(&cycle->pages);
     _PyZgc_PageLookupDone(&cycle->released);
-    PyMem_RawFree(cycle->found);
+    free_later(cycle, cycle->found);
+    free_later(cycle, cycle->table);
+    free_later(cycle, cycle->parent);
+    free_later(cycle, cycle->ring);
+    void *graveyard[Py_ARRAY_LENGTH(cycle->graveyard)];
+    int graveyard_len = cycle->graveyard_len;
+    memcpy(graveyard, cycle->graveyard, sizeof(graveyard));
     *cycle = (struct _zgc_cycle){0};
+    memcpy(cycle->graveyard, graveyard, sizeof(graveyard));
+    cycle->graveyard_len = graveyard_len;
 }
 
 static int
@@ -181,6 +223,150 @@ sweep_visit(PyObject *op, void *arg)
     return 1;
 }
 
+
+/* Components.  A remembered object is still a candidate if no page release
+ * since the cycle's start covers it and it is a tracked, unfrozen, mortal,
+ * unmarked object (not yet in a candidate set). */
+static int
+still_candidate(struct _zgc_cycle *cycle,
+                const struct _zgc_page_lookup *released, PyObject *op)
+{
+    if (_PyZgc_PageReleasedSince(released, op, cycle->seq)) {
+        return 0;
+    }
+    uint8_t bits = op->ob_gc_bits;
+    if ((bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN
+                 | _PyGC_BITS_UNREACHABLE)) != _PyGC_BITS_TRACKED
+        || (cycle->use_marks && (bits & _PyGC_BITS_ZGC_COLOR) == cycle->color)
+        || _Py_IsImmortal(op))
+    {
+        return 0;
+    }
+    return 1;
+}
+
+/* The found objects are split into the weakly connected components of the
+ * graph of references between them, so that validation can take them in
+ * batches of whole components: trial deletion over any set is sound (the
+ * rule above), but a garbage component split between two batches would be
+ * kept by both halves.  Index: a hash table from address to found[] index.
+ * Link: traverse every found object that is still a candidate and join its
+ * component with that of each referent that is a found object (union-find
+ * with path halving; a component is also a ring through `ring`, spliced on
+ * union, so that a batch can take it whole from any member).
+ *
+ * Both run in slices.  Links reflect the graph when they were made: a
+ * mutator that changes it later (only objects it can reach, i.e. live
+ * ones) can at worst split a component between batches, which keeps it
+ * alive until the next cycle; garbage does not change. */
+static inline Py_ssize_t
+table_slot(PyObject *op, Py_ssize_t mask)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)op >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+    return (Py_ssize_t)(h >> 32) & mask;
+}
+
+static int
+index_start(struct _zgc_cycle *cycle)
+{
+    Py_ssize_t size = 1024;
+    while (size < 2 * cycle->nfound) {
+        size *= 2;
+    }
+    cycle->table = PyMem_RawCalloc(size, sizeof(int32_t));
+    cycle->parent = PyMem_RawMalloc(cycle->nfound * sizeof(int32_t));
+    cycle->ring = PyMem_RawMalloc(cycle->nfound * sizeof(int32_t));
+    if (cycle->table == NULL || cycle->parent == NULL || cycle->ring == NULL) {
+        return -1;
+    }
+    cycle->table_mask = size - 1;
+    cycle->cursor = 0;
+    return 0;
+}
+
+static void
+index_add(struct _zgc_cycle *cycle, int32_t i)
+{
+    PyObject *op = cycle->found[i];
+    Py_ssize_t slot = table_slot(op, cycle->table_mask);
+    while (cycle->table[slot] != 0) {
+        if (cycle->found[cycle->table[slot] - 1] == op) {
+            break;          // the same block swept twice: keep the first
+        }
+        slot = (slot + 1) & cycle->table_mask;
+    }
+    if (cycle->table[slot] == 0) {
+        cycle->table[slot] = i + 1;
+    }
+    cycle->parent[i] = i;
+    cycle->ring[i] = i;
+}
+
+static int32_t
+index_lookup(struct _zgc_cycle *cycle, PyObject *op)
+{
+    Py_ssize_t slot = table_slot(op, cycle->table_mask);
+    int32_t k;
+    while ((k = cycle->table[slot]) != 0) {
+        if (cycle->found[k - 1] == op) {
+            return k - 1;
+        }
+        slot = (slot + 1) & cycle->table_mask;
+    }
+    return -1;
+}
+
+static int32_t
+find_root(int32_t *parent, int32_t i)
+{
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    return i;
+}
+
+struct link_state {
+    struct _zgc_cycle *cycle;
+    int32_t from;
+};
+
+static int
+link_visit(PyObject *op, void *arg)
+{
+    struct link_state *link = (struct link_state *)arg;
+    struct _zgc_cycle *cycle = link->cycle;
+    uint8_t bits = op->ob_gc_bits;
+    if ((bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN))
+        != _PyGC_BITS_TRACKED
+        || (cycle->use_marks && (bits & _PyGC_BITS_ZGC_COLOR) == cycle->color))
+    {
+        return 0;
+    }
+    int32_t j = index_lookup(cycle, op);
+    if (j < 0) {
+        return 0;
+    }
+    int32_t a = find_root(cycle->parent, link->from);
+    int32_t b = find_root(cycle->parent, j);
+    if (a != b) {
+        cycle->parent[b] = a;
+        int32_t t = cycle->ring[a];
+        cycle->ring[a] = cycle->ring[b];
+        cycle->ring[b] = t;
+    }
+    return 0;
+}
+
+// Does the cycle split its found objects into components?  Only if they are
+// more than one batch, and few enough for 32-bit indices.
+static int
+worth_linking(struct _zgc_cycle *cycle)
+{
+    return cycle->nfound > _PyZgc_BatchObjects()
+           && cycle->nfound < INT32_MAX / 4;
+}
+
 static int
 past(PyTime_t deadline)
 {
@@ -203,7 +389,7 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
                 return -1;
             }
             if (done) {
-                _PyZgc_MarkDone(&cycle->mark);   // keeps mark.marked
+                mark_done(cycle);   // keeps mark.marked
                 cycle->phase = CYCLE_SWEEP;
                 break;
             }
@@ -228,6 +414,44 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
             cycle->pages.next++;
         }
         _PyZgc_PagesDone(&cycle->pages);
+        cycle->phase = CYCLE_READY;
+        if (deadline && worth_linking(cycle)) {
+            // Sliced: link the found objects, to validate them in batches.
+            if (index_start(cycle) < 0) {
+                return -1;
+            }
+            cycle->phase = CYCLE_INDEX;
+        }
+    }
+    if (cycle->phase == CYCLE_INDEX) {
+        while (cycle->cursor < cycle->nfound) {
+            if ((cycle->cursor % CLOCK_EVERY) == 0
+                && deadline && past(deadline)) {
+                return 0;
+            }
+            index_add(cycle, (int32_t)cycle->cursor++);
+        }
+        cycle->cursor = 0;
+        cycle->phase = CYCLE_LINK;
+    }
+    if (cycle->phase == CYCLE_LINK) {
+        struct link_state link = { .cycle = cycle };
+        while (cycle->cursor < cycle->nfound) {
+            if ((cycle->cursor % CLOCK_EVERY) == 0
+                && deadline && past(deadline)) {
+                return 0;
+            }
+            link.from = (int32_t)cycle->cursor++;
+            PyObject *op = cycle->found[link.from];
+            if (still_candidate(cycle, released, op)) {
+                (void)Py_TYPE(op)->tp_traverse(op, link_visit, &link);
+            }
+        }
+        // The table has served; the forest and the rings stay.
+        free_later(cycle, cycle->table);
+        cycle->table = NULL;
+        cycle->cursor = 0;
+        cycle->batched = 1;
         cycle->phase = CYCLE_READY;
     }
     return 1;
@@ -268,9 +492,63 @@ _PyZgc_CycleProgress(PyInterpreterState *interp)
     return cycle->mark.marked + cycle->objects;
 }
 
+// Add to `set` the next batch of found objects that are still candidates:
+// all of them, or whole components until about _PyZgc_BatchObjects() were
+// looked at.  1 if found objects remain for another batch.
+static int
+take_batch(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
+           struct _zgc_candidates *set)
+{
+    if (!cycle->batched) {
+        for (Py_ssize_t i = 0; i < cycle->nfound; i++) {
+            PyObject *op = cycle->found[i];
+            if (still_candidate(cycle, released, op)
+                && _PyZgc_CandidateAdd(set, op) < 0) {
+                return -1;
+            }
+        }
+        cycle->cursor = cycle->nfound;
+        return 0;
+    }
+    Py_ssize_t target = _PyZgc_BatchObjects();
+    Py_ssize_t taken = 0;
+    while (cycle->cursor < cycle->nfound && taken < target) {
+        int32_t first = (int32_t)cycle->cursor++;
+        if (cycle->ring[first] < 0) {
+            continue;           // taken with an earlier member
+        }
+        int32_t m = first;
+        do {
+            int32_t next = cycle->ring[m];
+            cycle->ring[m] = -1;
+            taken++;
+            PyObject *op = cycle->found[m];
+            if (still_candidate(cycle, released, op)
+                && _PyZgc_CandidateAdd(set, op) < 0) {
+                return -1;
+            }
+            m = next;
+        } while (m != first);
+    }
+    while (cycle->cursor < cycle->nfound && cycle->ring[cycle->cursor] < 0) {
+        cycle->cursor++;
+    }
+    return cycle->cursor < cycle->nfound;
+}
+
 int
-_PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
-                 int use_marks, Py_ssize_t *objects, Py_ssize_t *marked)
+_PyZgc_CycleOutrun(PyInterpreterState *interp)
+{
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    return cycle->phase == CYCLE_READY && cycle->batches > 0
+           && _Py_atomic_load_ssize_relaxed(&interp->gc.zgc_net_objects)
+              > cycle->net_at_batch;
+}
+
+int
+_PyZgc_FullBatch(PyInterpreterState *interp, struct _zgc_candidates *set,
+                 int use_marks, int young, Py_ssize_t *objects,
+                 Py_ssize_t *marked)
 {
     assert(interp->stoptheworld.world_stopped);
     struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
@@ -289,37 +567,34 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
         return -1;
     }
     const struct _zgc_page_lookup *released = &cycle->released;
-    int err = 0;
     if (cycle_work(cycle, released, 0) < 0) {
-        err = -1;
-        goto done;
+        cycle_free(cycle);
+        return -1;
     }
     assert(cycle->phase == CYCLE_READY);
     *objects = cycle->objects;
     *marked = cycle->mark.marked;
 
-    // Remembered objects that are still candidates: not on a page released
-    // since the cycle started, still tracked, unfrozen and unmarked (an
-    // object tracked during the cycle has the cycle's color), and mortal.
-    for (Py_ssize_t i = 0; i < cycle->nfound; i++) {
-        PyObject *op = cycle->found[i];
-        if (_PyZgc_PageReleasedSince(released, op, cycle->seq)) {
-            continue;
-        }
-        uint8_t bits = op->ob_gc_bits;
-        if ((bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN
-                     | _PyGC_BITS_UNREACHABLE)) != _PyGC_BITS_TRACKED
-            || (cycle->use_marks
-                && (bits & _PyGC_BITS_ZGC_COLOR) == cycle->color)
-            || _Py_IsImmortal(op))
-        {
-            continue;
-        }
-        if (_PyZgc_CandidateAdd(set, op) < 0) {
-            err = -1;
-            goto done;
-        }
+    cycle->net_at_batch =
+        _Py_atomic_load_ssize_relaxed(&interp->gc.zgc_net_objects);
+    int more = take_batch(cycle, released, set);
+    if (more < 0) {
+        cycle_free(cycle);
+        return -1;
     }
+    cycle->batches++;
+    if (more) {
+        if (young) {
+            // The young set joins this batch (a young collection cannot
+            // run between batches: its callbacks would nest in ours).
+            if (_PyZgc_YoungGatherColor(interp, set, cycle->color) < 0) {
+                cycle_free(cycle);
+                return -1;
+            }
+        }
+        return 1;
+    }
+    int err = 0;
     if (cycle->slices > 0) {
         // What was tracked during the cycle stays young, for the next young
         // collection: it has the cycle's color, and may be a lot.
@@ -329,9 +604,19 @@ _PyZgc_FullBegin(PyInterpreterState *interp, struct _zgc_candidates *set,
         // All in this pause: the young set goes with it.
         err = _PyZgc_YoungGather(interp, set);
     }
-done:
     cycle_free(cycle);
     return err;
+}
+
+void
+_PyZgc_CycleAbandon(PyInterpreterState *interp)
+{
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    if (cycle->phase != CYCLE_IDLE) {
+        // zgc_colors_stale is still set (cycle_start): the next full
+        // collection runs without marks.
+        cycle_free(cycle);
+    }
 }
 
 void

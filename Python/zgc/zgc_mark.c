@@ -55,6 +55,8 @@
 #define MARK_STACK_INITIAL 4096
 // Items of a large list, tuple or dict visited per mark step.
 #define MARK_CHUNK 512
+// What a chunk counts against a drain's budget of pops.
+#define MARK_CHUNK_COST 48
 
 void
 _PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
@@ -268,6 +270,12 @@ _PyZgc_MarkDrain(struct _zgc_mark *mark,
         int chunked = mark_chunk(mark, op, entry.pos);
         if (chunked < 0) {
             return -1;
+        }
+        if (chunked && budget > 0) {
+            // A chunk visits up to MARK_CHUNK items (each a likely cache
+            // miss in a large heap): it costs as much as that many pops,
+            // or a slice that checks the clock every 64 pops overruns.
+            budget = budget > MARK_CHUNK_COST ? budget - MARK_CHUNK_COST : 0;
         }
         if (!chunked
             && Py_TYPE(op)->tp_traverse(op, mark_visit, mark) < 0) {

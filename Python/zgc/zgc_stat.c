@@ -69,6 +69,7 @@ _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate)
         s->pause_max = pause;
     }
     gcstate->zgc_totals[s->generation].pause_histogram[pause_bucket(pause)]++;
+    _PyZgc_CycleFreeDeferred(gcstate);
 }
 
 void
@@ -97,7 +98,7 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
                 Py_ssize_t uncollectable)
 {
     return Py_BuildValue(
-        "{sisnsnsssdsnsdsdsnsnsnsn}",
+        "{sisnsnsssdsnsdsdsnsnsisnsn}",
         "generation", s->generation,
         "collected", collected,
         "uncollectable", uncollectable,
@@ -108,6 +109,7 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
         "pause_max", PyTime_AsSecondsDouble(s->pause_max),
         "visited", s->visited,
         "candidates", s->candidates,
+        "batches", s->batches,
         "purged", s->purged,
         "purge_failures", (Py_ssize_t)_mi_os_purge_failures());
 }

@@ -139,8 +139,9 @@ _PyZgc_YoungCycleEnd(PyInterpreterState *interp, uint64_t seq)
     _PyZgc_LogsFloor(interp, seq);
 }
 
-int
-_PyZgc_YoungGather(PyInterpreterState *interp, struct _zgc_candidates *set)
+static int
+young_gather(PyInterpreterState *interp, struct _zgc_candidates *set,
+             int color)
 {
     assert(interp->stoptheworld.world_stopped);
     struct _zgc_page_lookup pages;
@@ -171,7 +172,8 @@ _PyZgc_YoungGather(PyInterpreterState *interp, struct _zgc_candidates *set)
             uint8_t bits = op->ob_gc_bits;
             if (!(bits & _PyGC_BITS_TRACKED)
                 || (bits & (_PyGC_BITS_FROZEN | _PyGC_BITS_UNREACHABLE))
-                || _Py_IsImmortal(op))
+                || _Py_IsImmortal(op)
+                || (color >= 0 && (bits & _PyGC_BITS_ZGC_COLOR) != color))
             {
                 continue;
             }
@@ -183,6 +185,19 @@ _PyZgc_YoungGather(PyInterpreterState *interp, struct _zgc_candidates *set)
     _PyZgc_PageLookupDone(&pages);
     _PyZgc_LogsEmptied(interp);
     return 0;
+}
+
+int
+_PyZgc_YoungGather(PyInterpreterState *interp, struct _zgc_candidates *set)
+{
+    return young_gather(interp, set, -1);
+}
+
+int
+_PyZgc_YoungGatherColor(PyInterpreterState *interp,
+                        struct _zgc_candidates *set, int color)
+{
+    return young_gather(interp, set, color);
 }
 
 #endif  /* Py_ZGC */

@@ -335,6 +335,189 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class Pair:
+    """A GC object with no __dict__: exact collected counts."""
+    __slots__ = ("ref", "other", "__weakref__")
+
+    def __init__(self):
+        self.ref = None
+        self.other = None
+
+
+def garbage_pair():
+    """A 2-object garbage cycle; returns a weakref to one member."""
+    a = Pair()
+    b = Pair()
+    a.ref = b
+    b.ref = a
+    return a, b
+
+
+class FullInfo:
+    """The "stop" info of the full collections that run inside it."""
+
+    def __init__(self):
+        self.infos = []
+
+    def __call__(self, phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            self.infos.append(info)
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@threading_helper.requires_working_threading()
+class BatchedValidationTests(unittest.TestCase):
+    """A full collection with many candidates validates them in batches of
+    whole components (zgc_full.c, "Components"), each in its own pause with
+    its own finalizers, the world running in between."""
+
+    def setUp(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+        Phoenix.saved.clear()
+        gc.collect()
+
+    def tearDown(self):
+        Phoenix.saved.clear()
+        gc.collect()
+        if self.enabled:
+            gc.enable()
+
+    def test_many_components_exact_count(self):
+        live = build_live(20_000)
+        refs = []
+        for i in range(30_000):
+            a, b = garbage_pair()
+            refs.append(weakref.ref(a))
+        del a, b
+        with FullInfo() as full:
+            n = gc.collect()
+        self.assertEqual(n, 60_000)
+        self.assertGreater(full.infos[-1]["batches"], 2)
+        self.assertTrue(all(r() is None for r in refs))
+        check_graph(self, live[:100])
+
+    def test_components_spanning_batches(self):
+        # Chains of cycles C1 -> C2 -> ... -> C6, each layer made for all
+        # chains before the next one, so that a chain's cycles lie far
+        # apart in the heap (and in different batches unless the chain is
+        # linked into one component).  A cycle validated without the
+        # cycle that points to it would survive this collection.
+        chains = 4_000
+        layers = []
+        for depth in range(6):
+            layer = [garbage_pair()[0] for _ in range(chains)]
+            if layers:
+                for prev, cur in zip(layers[-1], layer):
+                    prev.other = cur
+            layers.append(layer)
+        heads = layers[0]
+        refs = [weakref.ref(p) for layer in layers for p in layer]
+        del layers, layer, prev, cur
+        del heads
+        with FullInfo() as full:
+            n = gc.collect()
+        self.assertEqual(n, 2 * 6 * chains)
+        self.assertGreater(full.infos[-1]["batches"], 2)
+        self.assertEqual(sum(1 for r in refs if r() is not None), 0)
+
+    def test_one_large_component(self):
+        # A single garbage structure larger than a batch is validated whole.
+        ring = [Pair() for _ in range(50_000)]
+        for i, p in enumerate(ring):
+            p.ref = ring[(i + 1) % len(ring)]
+            p.other = ring[(i * 7919) % len(ring)]
+        r = weakref.ref(ring[0])
+        del ring, p
+        self.assertEqual(gc.collect(), 50_000)
+        self.assertIsNone(r())
+
+    def test_finalizers_and_callbacks_revive_later_batches(self):
+        # Weakref callbacks of one batch's garbage fetch, through weakrefs,
+        # garbage that a later batch has not validated yet: it is alive
+        # again, and that batch must keep it intact.
+        revived = []
+        keep = []
+        for i in range(20_000):
+            a, _ = garbage_pair()
+            b, _ = garbage_pair()
+            wb = weakref.ref(b)
+            keep.append(weakref.ref(
+                a, lambda _, wb=wb: revived.append(wb())))
+        del a, b, _
+        for i in range(5_000):
+            p = Phoenix(i)          # cyclic, with a finalizer that
+            p.ref = p               # resurrects it
+        del p
+        gc.collect()
+        self.assertEqual(len(revived), 20_000)
+        alive = [b for b in revived if b is not None]
+        for b in alive:
+            self.assertIs(type(b), Pair)
+            self.assertIs(b.ref.ref, b)
+        self.assertEqual(len(Phoenix.saved), 5_000)
+        for p in Phoenix.saved:
+            self.assertTrue(p.valid())
+        revived.clear()
+        alive.clear()
+        Phoenix.saved.clear()
+        gc.collect()
+
+    def test_batches_while_threads_mutate(self):
+        # Threads make cyclic garbage with finalizers and weakref callbacks
+        # and move references around while this thread's collections
+        # validate tens of thousands of candidates a batch at a time.
+        live = build_live(50_000)
+        called = []
+        stop = threading.Event()
+        errors = []
+
+        def mutate(k):
+            try:
+                rng = random.Random(k)
+                n = len(live)
+                mine = []
+                while not stop.is_set():
+                    for i in range(2000):
+                        a, b = garbage_pair()
+                        a.other = live[rng.randrange(n)]
+                        if i % 10 == 0:
+                            mine.append(weakref.ref(a, called.append))
+                        if i % 50 == 0:
+                            p = Phoenix(i)
+                            p.ref = p
+                            p.items.append(b)
+                        x = live[rng.randrange(n)]
+                        y = live[rng.randrange(n)]
+                        x.ref, y.ref = y.ref, x.ref
+                    del mine[:-100]
+                    with Phoenix.lock:
+                        del Phoenix.saved[:]
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=mutate, args=(k,))
+                   for k in range(4)]
+        with FullInfo() as full:
+            with threading_helper.start_threads(threads):
+                deadline = time.monotonic() + 1.5
+                while (time.monotonic() < deadline
+                       or not any(i["batches"] > 1 for i in full.infos)):
+                    gc.collect()
+                stop.set()
+        self.assertEqual(errors, [])
+        self.assertTrue(any(i["batches"] > 1 for i in full.infos))
+        for node in live:
+            self.assertTrue(node.valid())
+
+
 @unittest.skipUnless(ZGC, "requires a --with-zgc build")
 @threading_helper.requires_working_threading()
 class YoungBetweenSlicesTests(unittest.TestCase):
