@@ -304,11 +304,12 @@ struct _zgc_cycle {
     Py_ssize_t table_mask;
     int32_t *parent;              // union-find forest over found[]
     int32_t *ring;                // next member of the component; -1: taken
+    Py_ssize_t capindex;          // entries of parent and ring
     Py_ssize_t batches;           // validation batches taken so far
     Py_ssize_t net_at_batch;      // gcstate->zgc_net_objects at the last
     // Large buffers the cycle is done with, freed once the world runs again
     // (returning tens of megabytes to the OS is not pause work).
-    void *graveyard[8];
+    struct { void *ptr; size_t size; } graveyard[8];
     int graveyard_len;
 };
 
@@ -452,6 +453,18 @@ extern PyObject *_PyZgc_StopInfo(const struct _zgc_collection_stats *s,
 /* gc_free_threading.c (patched): flush the thread's buffered allocation
  * count, scheduling a collection if that made one due (gc.get_count()). */
 extern void _PyGC_FlushAllocCount(PyThreadState *tstate);
+
+/* --- zgc_buffer.c: growable buffers for the collector's bookkeeping ----- */
+
+/* `size` rounded up to what a buffer really holds. */
+extern size_t _PyZgc_BufferSize(size_t size);
+
+/* Grow a buffer of `old_size` bytes (0 and NULL: a new one) to at least
+ * `new_size`, without copying where the platform allows; new bytes are
+ * zero.  NULL on failure (the buffer is unchanged). */
+extern void *_PyZgc_BufferGrow(void *ptr, size_t old_size, size_t new_size);
+
+extern void _PyZgc_BufferFree(void *ptr, size_t size);
 
 /* --- zgc_director.c: pacing ---------------------------------------------- */
 

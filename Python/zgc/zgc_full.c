@@ -92,18 +92,21 @@ enum {
 // Look at the clock every this many units of work.
 #define CLOCK_EVERY 64
 
-// Free `ptr` once the world runs again (or now, if too much is pending).
+// Free the buffer `ptr` of `size` bytes (zgc_buffer.c) once the world runs
+// again (or now, if too much is pending).
 static void
-free_later(struct _zgc_cycle *cycle, void *ptr)
+free_later(struct _zgc_cycle *cycle, void *ptr, size_t size)
 {
     if (ptr == NULL) {
         return;
     }
     if (cycle->graveyard_len < (int)Py_ARRAY_LENGTH(cycle->graveyard)) {
-        cycle->graveyard[cycle->graveyard_len++] = ptr;
+        cycle->graveyard[cycle->graveyard_len].ptr = ptr;
+        cycle->graveyard[cycle->graveyard_len].size = size;
+        cycle->graveyard_len++;
     }
     else {
-        PyMem_RawFree(ptr);
+        _PyZgc_BufferFree(ptr, size);
     }
 }
 
@@ -112,15 +115,19 @@ _PyZgc_CycleFreeDeferred(struct _gc_runtime_state *gcstate)
 {
     struct _zgc_cycle *cycle = &gcstate->zgc_cycle;
     while (cycle->graveyard_len > 0) {
-        PyMem_RawFree(cycle->graveyard[--cycle->graveyard_len]);
+        cycle->graveyard_len--;
+        _PyZgc_BufferFree(cycle->graveyard[cycle->graveyard_len].ptr,
+                          cycle->graveyard[cycle->graveyard_len].size);
     }
 }
 
 static void
 mark_done(struct _zgc_cycle *cycle)
 {
-    free_later(cycle, cycle->mark.items);
+    free_later(cycle, cycle->mark.items,
+               (size_t)cycle->mark.cap * sizeof(*cycle->mark.items));
     cycle->mark.items = NULL;
+    cycle->mark.cap = 0;
     _PyZgc_MarkDone(&cycle->mark);
 }
 
@@ -130,16 +137,14 @@ cycle_free(struct _zgc_cycle *cycle)
     mark_done(cycle);
     _PyZgc_PagesDone(&cycle->pages);
     _PyZgc_PageLookupDone(&cycle->released);
-    free_later(cycle, cycle->found);
-    free_later(cycle, cycle->table);
-    free_later(cycle, cycle->parent);
-    free_later(cycle, cycle->ring);
-    void *graveyard[Py_ARRAY_LENGTH(cycle->graveyard)];
-    int graveyard_len = cycle->graveyard_len;
-    memcpy(graveyard, cycle->graveyard, sizeof(graveyard));
-    *cycle = (struct _zgc_cycle){0};
-    memcpy(cycle->graveyard, graveyard, sizeof(graveyard));
-    cycle->graveyard_len = graveyard_len;
+    free_later(cycle, cycle->found, cycle->capfound * sizeof(PyObject *));
+    free_later(cycle, cycle->table,
+               (cycle->table_mask + 1) * sizeof(int32_t));
+    free_later(cycle, cycle->parent, cycle->capindex * sizeof(int32_t));
+    free_later(cycle, cycle->ring, cycle->capindex * sizeof(int32_t));
+    struct _zgc_cycle kept = { .graveyard_len = cycle->graveyard_len };
+    memcpy(kept.graveyard, cycle->graveyard, sizeof(kept.graveyard));
+    *cycle = kept;
 }
 
 static int
@@ -178,14 +183,16 @@ static int
 remember(struct _zgc_cycle *cycle, PyObject *op)
 {
     if (cycle->nfound == cycle->capfound) {
-        Py_ssize_t cap = cycle->capfound ? cycle->capfound * 2 : 1024;
-        PyObject **found = PyMem_RawRealloc(cycle->found,
-                                            cap * sizeof(*found));
+        Py_ssize_t cap = cycle->capfound ? cycle->capfound * 2 : 8192;
+        PyObject **found = _PyZgc_BufferGrow(
+            cycle->found, cycle->capfound * sizeof(*found),
+            cap * sizeof(*found));
         if (found == NULL) {
             return -1;
         }
         cycle->found = found;
-        cycle->capfound = cap;
+        cycle->capfound = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*found))
+                                       / sizeof(*found));
     }
     cycle->found[cycle->nfound++] = op;
     return 0;
@@ -273,13 +280,20 @@ index_start(struct _zgc_cycle *cycle)
     while (size < 2 * cycle->nfound) {
         size *= 2;
     }
-    cycle->table = PyMem_RawCalloc(size, sizeof(int32_t));
-    cycle->parent = PyMem_RawMalloc(cycle->nfound * sizeof(int32_t));
-    cycle->ring = PyMem_RawMalloc(cycle->nfound * sizeof(int32_t));
-    if (cycle->table == NULL || cycle->parent == NULL || cycle->ring == NULL) {
+    // Buffers (zgc_buffer.c): zero pages, touched a slice at a time.
+    cycle->table = _PyZgc_BufferGrow(NULL, 0, size * sizeof(int32_t));
+    if (cycle->table == NULL) {
         return -1;
     }
     cycle->table_mask = size - 1;
+    cycle->capindex = cycle->nfound;
+    cycle->parent = _PyZgc_BufferGrow(NULL, 0,
+                                      cycle->capindex * sizeof(int32_t));
+    cycle->ring = _PyZgc_BufferGrow(NULL, 0,
+                                    cycle->capindex * sizeof(int32_t));
+    if (cycle->parent == NULL || cycle->ring == NULL) {
+        return -1;
+    }
     cycle->cursor = 0;
     return 0;
 }
@@ -448,8 +462,10 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
             }
         }
         // The table has served; the forest and the rings stay.
-        free_later(cycle, cycle->table);
+        free_later(cycle, cycle->table,
+                   (cycle->table_mask + 1) * sizeof(int32_t));
         cycle->table = NULL;
+        cycle->table_mask = 0;
         cycle->cursor = 0;
         cycle->batched = 1;
         cycle->phase = CYCLE_READY;

@@ -71,13 +71,15 @@ push(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
 {
     if (mark->len == mark->cap) {
         Py_ssize_t cap = mark->cap ? mark->cap * 2 : MARK_STACK_INITIAL;
-        struct _zgc_mark_entry *items =
-            PyMem_RawRealloc(mark->items, cap * sizeof(*items));
+        size_t size = (size_t)mark->cap * sizeof(*mark->items);
+        struct _zgc_mark_entry *items = _PyZgc_BufferGrow(
+            mark->items, size, (size_t)cap * sizeof(*items));
         if (items == NULL) {
             return -1;
         }
         mark->items = items;
-        mark->cap = cap;
+        mark->cap = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*items))
+                                 / sizeof(*items));
     }
     mark->items[mark->len++] = (struct _zgc_mark_entry){ op, pos };
     return 0;
@@ -288,7 +290,7 @@ _PyZgc_MarkDrain(struct _zgc_mark *mark,
 void
 _PyZgc_MarkDone(struct _zgc_mark *mark)
 {
-    PyMem_RawFree(mark->items);
+    _PyZgc_BufferFree(mark->items, (size_t)mark->cap * sizeof(*mark->items));
     mark->items = NULL;
     mark->len = 0;
     mark->cap = 0;
