@@ -294,7 +294,19 @@ struct _zgc_cycle {
     Py_ssize_t objects;           // objects the sweep saw
     Py_ssize_t slices;
     Py_ssize_t net_at_start;      // gcstate->zgc_net_objects at start
-    PyThreadState *owner;         // the thread running the cycle
+    // The thread whose collection runs the cycle now; NULL while the
+    // cycle is detached: automatic cycles advance a slice at a time at the
+    // safe points of allocating threads (gc_free_threading.c).
+    PyThreadState *owner;
+    int detached;                 // owner is NULL (atomic: read by any thread)
+    PyTime_t next_slice;          // detached: the next slice is due (atomic)
+    // Time spent in its slices and in the young collections run since it
+    // started: when both are due, the one behind goes first.
+    PyTime_t slice_time;
+    PyTime_t young_time;
+    // The pauses of the detached slices, reported by the collection that
+    // completes the cycle (zgc_stat.c).
+    struct _zgc_collection_stats stats;
     // Validation in batches of whole components (zgc_full.c): the found
     // objects are linked into components (union-find over found[] indices,
     // each component also a ring), then taken a batch at a time.
@@ -322,6 +334,21 @@ extern void _PyZgc_CycleFreeDeferred(struct _gc_runtime_state *gcstate);
  * (zgc_full.c). */
 extern int _PyZgc_CycleBusy(PyInterpreterState *interp,
                             PyThreadState *tstate);
+
+/* The thread whose collection runs the cycle in progress (NULL if none is
+ * in progress, or it is detached). */
+extern PyThreadState *_PyZgc_CycleOwner(PyInterpreterState *interp);
+
+/* `collecting` held: the cycle in progress is detached (no collection runs
+ * it; tstate NULL), or the collection of `tstate` runs it from now on. */
+extern void _PyZgc_CycleSetOwner(PyInterpreterState *interp,
+                                 PyThreadState *tstate);
+
+/* The cycle in progress is detached (any thread, lock-free). */
+extern int _PyZgc_CycleDetached(PyInterpreterState *interp);
+
+/* Its discovery is complete: only validation remains. */
+extern int _PyZgc_CycleReady(PyInterpreterState *interp);
 
 /* The oldest page-release sequence number the cycle in progress still
  * needs records from (UINT64_MAX if none is in progress). */
@@ -408,6 +435,10 @@ extern void _PyZgc_YoungCycleEnd(PyInterpreterState *interp, uint64_t seq);
 /* A collection of `generation` starts (after the "start" callbacks). */
 extern void _PyZgc_StatsStart(struct _gc_runtime_state *gcstate,
                               int generation);
+/* A full collection starts that completes a cycle whose slices ran
+ * detached: their pauses and slices become its own. */
+extern void _PyZgc_StatsAdoptCycle(struct _gc_runtime_state *gcstate);
+
 /* Around every _PyEval_StopTheWorld() .. _PyEval_StartTheWorld(). */
 extern void _PyZgc_PauseBegin(struct _gc_runtime_state *gcstate);
 extern void _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate);
@@ -482,6 +513,15 @@ extern Py_ssize_t _PyZgc_BatchObjects(void);
 
 /* Between two slices (world running, attached): let other threads run. */
 extern void _PyZgc_BetweenSlices(PyInterpreterState *interp);
+
+/* A detached cycle's slice of `duration` ended at `now`: schedule the next
+ * one. */
+extern void _PyZgc_ScheduleSlice(PyInterpreterState *interp, PyTime_t now,
+                                 PyTime_t duration);
+
+/* Any thread, lock-free: a detached cycle is in progress and its next
+ * slice is due. */
+extern int _PyZgc_SliceDue(PyInterpreterState *interp);
 
 /* Account a finished collection of `generation`; a full one left `live`
  * objects in the GC heaps. */

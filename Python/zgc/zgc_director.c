@@ -23,14 +23,24 @@
  * - gc.collect(0) is a young collection, gc.collect(1) and gc.collect(2)
  *   are full collections; both are synchronous.
  * - A full collection's discovery runs in slices of about
- *   ZGC_SLICE_BUDGET_US of work each (zgc_full.c), with the world stopped;
- *   between two slices the collecting thread steps aside (detached) for as
- *   long again when other threads exist, so that they get at least half of
- *   the time, unless the GC heaps grew by more than half the objects the
- *   cycle has processed so far (then it goes on at once): a cycle finishes
- *   before the heap grows by about half.  Young collections run between
- *   slices (gc_free_threading.c: the cycle's thread runs one when due),
- *   and an allocation stall holds back threads that outrun the collector.
+ *   ZGC_SLICE_BUDGET_US of work each (zgc_full.c), with the world stopped.
+ *   In gc.collect() the collecting thread runs them all, and between two
+ *   slices steps aside (detached) for as long again when other threads
+ *   exist, so that they get at least half of the time, unless the GC heaps
+ *   grew by more than 1/ZGC_CYCLE_PACE of the objects the cycle has
+ *   processed so far (then it goes on at once): marking and sweeping
+ *   process about twice the heap, so a cycle finishes before the heap
+ *   grows by about a quarter (2/ZGC_CYCLE_PACE).  Young collections run
+ *   between slices (gc_free_threading.c), and an allocation stall holds
+ *   back threads that outrun the collector.
+ * - An automatic full collection does not hold its thread for the whole
+ *   discovery: its cycle is detached (no collection runs it), and advances
+ *   by one slice at the safe point of any allocating thread once the
+ *   previous slice's duration has passed since it ended (at once while
+ *   the mutators outrun the cycle, as above: _PyZgc_ScheduleSlice).  The
+ *   slice that finishes the discovery goes on into the validation batches,
+ *   as one full collection.  gc.disable() stops the slices; gc.collect()
+ *   completes a detached cycle first, then runs one of its own.
  * - Validation takes the candidates in batches of whole components of
  *   about _PyZgc_BatchObjects() (ZGC_VALIDATE_PER_US per microsecond of
  *   the slice budget), each with its own pauses; the same step aside
@@ -53,7 +63,7 @@
 #define ZGC_FULL_GROWTH_PERCENT 25
 #define ZGC_FULL_MIN_GROWTH 20000
 #define ZGC_SLICE_BUDGET_US 500
-#define ZGC_CYCLE_PACE 2
+#define ZGC_CYCLE_PACE 8
 // Candidates validated per microsecond of a pause (trial deletion, weakref
 // clearing, scan and the resurrection check; measured at 1M live objects).
 #define ZGC_VALIDATE_PER_US 12
@@ -81,9 +91,10 @@ _PyZgc_BetweenSlices(PyInterpreterState *interp)
         return;                 // nobody to make room for
     }
     // Keep ahead of the mutators: while the GC heaps grew by more than
-    // half the objects this cycle has processed, run the next slice at
-    // once (the mutators still run until they reach their next safepoint).
-    // So the heap grows by at most about half during a cycle.
+    // 1/ZGC_CYCLE_PACE of the objects this cycle has processed, run the
+    // next slice at once (the mutators still run until they reach their
+    // next safepoint).  So the heap grows by at most about a quarter
+    // during a cycle (the cycle processes about twice the heap).
     struct _gc_runtime_state *gcstate = &interp->gc;
     Py_ssize_t growth =
         _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
@@ -100,6 +111,40 @@ _PyZgc_BetweenSlices(PyInterpreterState *interp)
     PyThreadState *tstate = PyEval_SaveThread();
     (void)nanosleep(&ts, NULL);
     PyEval_RestoreThread(tstate);
+}
+
+void
+_PyZgc_ScheduleSlice(PyInterpreterState *interp, PyTime_t now,
+                     PyTime_t duration)
+{
+    // The mutators get as much time as the slice took, unless they outrun
+    // the cycle (as in _PyZgc_BetweenSlices): then the next slice is due
+    // at once, i.e. at the next allocation flush of any thread.
+    struct _gc_runtime_state *gcstate = &interp->gc;
+    Py_ssize_t growth =
+        _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
+        - gcstate->zgc_cycle.net_at_start;
+    PyTime_t gap = duration;
+    if (growth > 0 && growth * ZGC_CYCLE_PACE > _PyZgc_CycleProgress(interp)) {
+        gap = 0;
+    }
+    _Py_atomic_store_int64_relaxed(&gcstate->zgc_cycle.next_slice,
+                                   now + gap);
+}
+
+int
+_PyZgc_SliceDue(PyInterpreterState *interp)
+{
+    struct _gc_runtime_state *gcstate = &interp->gc;
+    if (!_PyZgc_CycleDetached(interp)
+        || !_Py_atomic_load_int_relaxed(&gcstate->enabled)
+        || gcstate->young.threshold == 0)
+    {
+        return 0;
+    }
+    PyTime_t now;
+    (void)PyTime_PerfCounterRaw(&now);
+    return now >= _Py_atomic_load_int64_relaxed(&gcstate->zgc_cycle.next_slice);
 }
 
 int

@@ -10,9 +10,13 @@
  *   mark:  pop and traverse within the slice's budget;
  *   sweep: visit snapshot pages within the budget; every tracked,
  *          unfrozen, mortal object that is not marked is remembered;
- *   ready: the host's validation pause, with refcounts merged, turns the
- *          remembered objects that are still candidates into the
- *          candidate set (zgc_validate.c decides).
+ *   index, link: when the remembered objects are more than one batch,
+ *          split them into weakly connected components (below), within
+ *          the budget too;
+ *   ready: the host's validation pauses, with refcounts merged, turn the
+ *          remembered objects that are still candidates into candidate
+ *          sets, one batch of whole components per pause
+ *          (_PyZgc_FullBatch; zgc_validate.c decides).
  *
  * Why the world may run between slices.  No slice declares anything
  * garbage; between slices, the collector holds only pointers (mark-stack
@@ -646,7 +650,38 @@ int
 _PyZgc_CycleBusy(PyInterpreterState *interp, PyThreadState *tstate)
 {
     struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
-    return cycle->phase != CYCLE_IDLE && cycle->owner != tstate;
+    if (cycle->phase == CYCLE_IDLE) {
+        return 0;
+    }
+    return tstate == NULL || cycle->owner != tstate;
+}
+
+PyThreadState *
+_PyZgc_CycleOwner(PyInterpreterState *interp)
+{
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    return cycle->phase != CYCLE_IDLE ? cycle->owner : NULL;
+}
+
+void
+_PyZgc_CycleSetOwner(PyInterpreterState *interp, PyThreadState *tstate)
+{
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    assert(cycle->phase != CYCLE_IDLE);
+    cycle->owner = tstate;
+    _Py_atomic_store_int_relaxed(&cycle->detached, tstate == NULL);
+}
+
+int
+_PyZgc_CycleDetached(PyInterpreterState *interp)
+{
+    return _Py_atomic_load_int_relaxed(&interp->gc.zgc_cycle.detached);
+}
+
+int
+_PyZgc_CycleReady(PyInterpreterState *interp)
+{
+    return interp->gc.zgc_cycle.phase == CYCLE_READY;
 }
 
 uint64_t

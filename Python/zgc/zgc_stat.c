@@ -29,6 +29,26 @@ _PyZgc_StatsStart(struct _gc_runtime_state *gcstate, int generation)
     (void)PyTime_PerfCounterRaw(&s->start);
 }
 
+void
+_PyZgc_StatsAdoptCycle(struct _gc_runtime_state *gcstate)
+{
+    // The collection completes a cycle whose first slices ran detached
+    // (gc_free_threading.c): they are its pauses, and it began with them.
+    struct _zgc_collection_stats *s = &gcstate->zgc_stats;
+    struct _zgc_collection_stats *c = &gcstate->zgc_cycle.stats;
+    if (c->slices == 0) {
+        return;
+    }
+    s->start = c->start;
+    s->slices += c->slices;
+    s->pause_count += c->pause_count;
+    s->pause_total += c->pause_total;
+    if (c->pause_max > s->pause_max) {
+        s->pause_max = c->pause_max;
+    }
+    memset(c, 0, sizeof(*c));
+}
+
 const char *
 _PyZgc_KindName(const struct _zgc_collection_stats *s)
 {
@@ -68,7 +88,16 @@ _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate)
     if (pause > s->pause_max) {
         s->pause_max = pause;
     }
-    gcstate->zgc_totals[s->generation].pause_histogram[pause_bucket(pause)]++;
+    // The totals count every pause when it ends, as the histogram does:
+    // the slices of a detached cycle belong to no collection yet, and the
+    // cycle may never complete (abandoned, or forgotten at fork).
+    struct _zgc_generation_totals *t = &gcstate->zgc_totals[s->generation];
+    t->pause_histogram[pause_bucket(pause)]++;
+    t->pause_count++;
+    t->pause_total += pause;
+    if (pause > t->pause_max) {
+        t->pause_max = pause;
+    }
     _PyZgc_CycleFreeDeferred(gcstate);
 }
 
@@ -83,11 +112,6 @@ _PyZgc_StatsStop(struct _gc_runtime_state *gcstate, Py_ssize_t collected,
 
     struct _zgc_generation_totals *t = &gcstate->zgc_totals[s->generation];
     t->duration += s->duration;
-    t->pause_total += s->pause_total;
-    t->pause_count += s->pause_count;
-    if (s->pause_max > t->pause_max) {
-        t->pause_max = s->pause_max;
-    }
     t->visited += s->visited;
     t->purged += s->purged;
     _PyZgc_LogCollection(gcstate, collected + uncollectable);

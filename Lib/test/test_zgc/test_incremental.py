@@ -38,7 +38,7 @@ class Node:
 class Phoenix(Node):
     """Resurrects itself into `saved` the first time it is finalized."""
     saved = []
-    lock = threading.Lock()
+    lock = threading.RLock()   # __del__ may run while a thread holds it
 
     def __del__(self):
         with Phoenix.lock:
@@ -331,9 +331,6 @@ class IncrementalFullCollectionTests(unittest.TestCase):
         del live
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class Pair:
     """A GC object with no __dict__: exact collected counts."""
@@ -620,3 +617,227 @@ class YoungBetweenSlicesTests(unittest.TestCase):
             t.join()
         self.assertEqual(results, [True] * 10)
         check_graph(self, live[:100])
+
+
+def full_totals():
+    stats = gc.get_stats()[2]
+    return stats["collections"], stats["pause_count"]
+
+
+def start_detached_cycle(keep, limit=4000):
+    """Allocate (automatic collection enabled) until an automatic full
+    collection ran some slices and has not completed: its cycle is
+    detached.  Returns False if none was seen."""
+    collections, pauses = full_totals()
+    for _ in range(limit):
+        keep.extend(Node(i) for i in range(200))
+        now_collections, now_pauses = full_totals()
+        if now_collections != collections:
+            collections, pauses = now_collections, now_pauses
+        elif now_pauses > pauses:
+            return True
+    return False
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@threading_helper.requires_working_threading()
+class DetachedCycleTests(unittest.TestCase):
+    """Automatic full collections run detached (gc_free_threading.c,
+    zgc_detached_slice): one slice at a time at the safe points of
+    allocating threads, with Python code running in between."""
+
+    def setUp(self):
+        self.enabled = gc.isenabled()
+        gc.enable()
+        gc.collect()
+
+    def tearDown(self):
+        Phoenix.saved.clear()
+        gc.collect()
+        if not self.enabled:
+            gc.disable()
+
+    def test_mutator_runs_between_slices(self):
+        live = build_live()
+        gc.collect()
+        stops = []
+        starts = []
+
+        def record(phase, info):
+            if info["generation"] == 2:
+                now = time.perf_counter()
+                (starts if phase == "start" else stops).append((now, info))
+
+        progress = []
+        keep = []
+        gc.callbacks.append(record)
+        try:
+            deadline = time.monotonic() + support.SHORT_TIMEOUT
+            while not stops and time.monotonic() < deadline:
+                for i in range(100):
+                    keep.append(Node(i))
+                progress.append(time.perf_counter())
+        finally:
+            gc.callbacks.remove(record)
+        self.assertTrue(stops, "no automatic full collection completed")
+        t_stop, info = stops[0]
+        t_start = starts[0][0]
+        self.assertEqual(info["kind"], "incremental")
+        self.assertGreater(info["pause_count"], 2)
+        began = t_stop - info["duration"]
+        # This thread ran the slices, and went on with its loop between
+        # them: the cycle did not hold it from its first slice to the
+        # validation ("start").
+        between = sum(1 for t in progress if began < t < t_start)
+        self.assertGreater(between, 1)
+        check_graph(self, live[:100])
+
+    def test_collect_completes_a_detached_cycle(self):
+        live = build_live()
+        gc.collect()
+        keep = []
+        if not start_detached_cycle(keep):
+            self.skipTest("no detached cycle observed")
+        # Garbage made after the detached cycle began: gc.collect() must
+        # count it (the cycle it completes would not).
+        a = Pair()
+        a.ref = a
+        wr = weakref.ref(a)
+        del a
+        events = []
+        gc.callbacks.append(lambda phase, info: events.append(
+            (phase, info["generation"], info.get("collected"))))
+        try:
+            collected = gc.collect()
+        finally:
+            gc.callbacks.pop()
+        self.assertIsNone(wr())
+        self.assertGreaterEqual(collected, 1)
+        full = [e for e in events if e[1] == 2]
+        # The detached cycle's collection, then gc.collect()'s own, each a
+        # start/stop pair; the count is theirs and that of the young
+        # collections run between the slices of the second.
+        self.assertEqual([e[0] for e in full],
+                         ["start", "stop", "start", "stop"])
+        self.assertEqual(collected,
+                         sum(e[2] for e in events if e[0] == "stop"))
+        check_graph(self, live[:100])
+
+    def test_disable_stops_slices(self):
+        live = build_live()
+        gc.collect()
+        keep = []
+        if not start_detached_cycle(keep):
+            self.skipTest("no detached cycle observed")
+        gc.disable()
+        try:
+            before = full_totals()
+            keep.extend(Node(i) for i in range(50_000))
+            self.assertEqual(full_totals(), before)
+        finally:
+            gc.enable()
+        # Enabled again, it completes.
+        collections = full_totals()[0]
+        deadline = time.monotonic() + support.SHORT_TIMEOUT
+        while (full_totals()[0] == collections
+               and time.monotonic() < deadline):
+            keep.extend(Node(i) for i in range(200))
+        self.assertGreater(full_totals()[0], collections)
+        check_graph(self, live[:100])
+
+    def test_threads_run_each_others_slices(self):
+        # No thread owns a detached cycle: four threads mutate a shared
+        # graph, make garbage cycles, weakrefs with callbacks and
+        # resurrecting finalizers, and run the slices of the automatic
+        # full collections at their own safe points.
+        live = build_live()
+        gc.collect()
+        collections = full_totals()[0]
+        callbacks = []
+        errors = []
+        stop = threading.Event()
+
+        def mutate(k):
+            try:
+                rng = random.Random(k)
+                n = len(live)
+                count = 0
+                hold = []
+                while not stop.is_set():
+                    count += 1
+                    a = live[rng.randrange(n)]
+                    b = live[rng.randrange(n)]
+                    op = count % 4
+                    if op == 0:
+                        a.ref, b.ref = b.ref, a.ref
+                    elif op == 1:
+                        # Cycles that outlive young collections, then die
+                        # together: automatic full collections are due.
+                        c = Node(count)
+                        c.ref = c
+                        c.items.append(a)
+                        hold.append(c)
+                        if len(hold) > 5_000:
+                            hold = []
+                    elif op == 2:
+                        w = weakref.ref(b, callbacks.append)
+                        p = Phoenix(count)
+                        p.ref = p
+                        p.items.append(a)
+                    else:
+                        fresh = Node(-count)
+                        b.items.append(fresh)
+                        if len(b.items) > 4:
+                            try:
+                                b.items.pop(0)
+                            except IndexError:
+                                pass
+                        with Phoenix.lock:
+                            if Phoenix.saved:
+                                Phoenix.saved.pop().ref = None
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=mutate, args=(k,))
+                   for k in range(4)]
+        with threading_helper.start_threads(threads):
+            deadline = time.monotonic() + support.LONG_TIMEOUT
+            while (full_totals()[0] < collections + 2
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)
+            stop.set()
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(full_totals()[0], collections + 2)
+        self.assertEqual(check_graph(self, live), check_graph(self, live))
+        for node in live:
+            self.assertTrue(node.valid())
+
+    @support.requires_fork()
+    def test_fork_during_a_detached_cycle(self):
+        live = build_live()
+        gc.collect()
+        keep = []
+        if not start_detached_cycle(keep):
+            self.skipTest("no detached cycle observed")
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                a = Node(1)
+                a.ref = a
+                del a
+                if gc.collect() < 1:
+                    code = 3
+                keep.extend(Node(i) for i in range(100_000))
+                if not all(node.valid() for node in live):
+                    code = 5
+            except BaseException:
+                code = 4
+            os._exit(code)
+        support.wait_process(pid, exitcode=0)
+        self.assertEqual(gc.collect() >= 0, True)
+        check_graph(self, live[:100])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -181,11 +181,15 @@ class PurgeTests(unittest.TestCase):
             gc.collect()
         finally:
             gc.callbacks.remove(callback)
-        self.assertEqual(len(infos), 1)
-        self.assertGreater(infos[0]["purged"], 1 << 20)
-        self.assertGreaterEqual(infos[0]["purge_failures"], 0)
-        self.assertEqual(gc.get_stats()[2]["purged"] - before,
-                         infos[0]["purged"])
+        # One full collection, or two if an automatic one was under way
+        # (gc.collect() completes it first); young collections may run
+        # between the slices of either.
+        full = [info for info in infos if info["generation"] == 2]
+        self.assertIn(len(full), (1, 2))
+        purged = sum(info["purged"] for info in full)
+        self.assertGreater(purged, 1 << 20)
+        self.assertGreaterEqual(full[-1]["purge_failures"], 0)
+        self.assertEqual(gc.get_stats()[2]["purged"] - before, purged)
 
     def test_invalid_knob_values(self):
         for value in ("101", "-1", "abc", "", "10x"):
