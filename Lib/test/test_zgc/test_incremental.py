@@ -81,6 +81,27 @@ def build_live(n=LIVE):
     return nodes
 
 
+def child_collects(live=(), allocate=0):
+    """In a forked child: the parent's cycle is gone, and the child's
+    collector must work.  Exit with 0 if gc.collect() finds a new garbage
+    cycle, then allocating `allocate` nodes (automatic collections) leaves
+    `live` intact."""
+    code = 0
+    try:
+        a = Node(1)
+        a.ref = a
+        del a
+        if gc.collect() < 1:
+            code = 3
+        keep = [Node(i) for i in range(allocate)]
+        if not all(node.valid() for node in live):
+            code = 5
+        del keep
+    except BaseException:
+        code = 4
+    os._exit(code)
+
+
 def check_graph(testcase, roots):
     seen = set()
     stack = list(roots)
@@ -304,17 +325,7 @@ class IncrementalFullCollectionTests(unittest.TestCase):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 pid = os.fork()
             if pid == 0:
-                # The child's collector must work: the parent's cycle is gone.
-                code = 0
-                try:
-                    a = Node(1)
-                    a.ref = a
-                    del a
-                    if gc.collect() < 1:
-                        code = 3
-                except BaseException:
-                    code = 4
-                os._exit(code)
+                child_collects()
             try:
                 support.wait_process(pid, exitcode=0)
                 results.append(True)
@@ -821,19 +832,7 @@ class DetachedCycleTests(unittest.TestCase):
             self.skipTest("no detached cycle observed")
         pid = os.fork()
         if pid == 0:
-            code = 0
-            try:
-                a = Node(1)
-                a.ref = a
-                del a
-                if gc.collect() < 1:
-                    code = 3
-                keep.extend(Node(i) for i in range(100_000))
-                if not all(node.valid() for node in live):
-                    code = 5
-            except BaseException:
-                code = 4
-            os._exit(code)
+            child_collects(live, allocate=100_000)
         support.wait_process(pid, exitcode=0)
         self.assertEqual(gc.collect() >= 0, True)
         check_graph(self, live[:100])
