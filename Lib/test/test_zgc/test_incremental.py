@@ -668,6 +668,16 @@ class DetachedCycleTests(unittest.TestCase):
         if not self.enabled:
             gc.disable()
 
+    def detached_cycle(self):
+        """A live graph, and an automatic full collection under way over
+        it (detached); returns the graph and what was allocated meanwhile."""
+        live = build_live()
+        gc.collect()
+        keep = []
+        if not start_detached_cycle(keep):
+            self.skipTest("no detached cycle observed")
+        return live, keep
+
     def test_mutator_runs_between_slices(self):
         live = build_live()
         gc.collect()
@@ -704,11 +714,7 @@ class DetachedCycleTests(unittest.TestCase):
         check_graph(self, live[:100])
 
     def test_collect_completes_a_detached_cycle(self):
-        live = build_live()
-        gc.collect()
-        keep = []
-        if not start_detached_cycle(keep):
-            self.skipTest("no detached cycle observed")
+        live, keep = self.detached_cycle()
         # Garbage made after the detached cycle began: gc.collect() must
         # count it (the cycle it completes would not).
         a = Pair()
@@ -735,11 +741,7 @@ class DetachedCycleTests(unittest.TestCase):
         check_graph(self, live[:100])
 
     def test_disable_stops_slices(self):
-        live = build_live()
-        gc.collect()
-        keep = []
-        if not start_detached_cycle(keep):
-            self.skipTest("no detached cycle observed")
+        live, keep = self.detached_cycle()
         gc.disable()
         try:
             before = full_totals()
@@ -825,11 +827,7 @@ class DetachedCycleTests(unittest.TestCase):
 
     @support.requires_fork()
     def test_fork_during_a_detached_cycle(self):
-        live = build_live()
-        gc.collect()
-        keep = []
-        if not start_detached_cycle(keep):
-            self.skipTest("no detached cycle observed")
+        live, keep = self.detached_cycle()
         pid = os.fork()
         if pid == 0:
             child_collects(live, allocate=100_000)
