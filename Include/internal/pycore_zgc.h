@@ -20,6 +20,8 @@ extern "C" {
 
 #include <stdint.h>               // uint64_t
 
+#include "pycore_lock.h"          // PyEvent
+
 struct _gc_runtime_state;
 struct _zgc_page_lookup;
 
@@ -552,6 +554,17 @@ extern void _PyZgc_PurgeAtSafePoint(PyThreadState *tstate);
  * patched Objects/mimalloc/os.c). */
 extern size_t _mi_os_purged_bytes(void);
 extern size_t _mi_os_purge_failures(void);
+
+/* --- zgc_safepoint.c: spin-then-park in stop-the-world handshakes ------- */
+
+/* Poll `*state` until it differs from `value`, yielding the CPU between
+ * polls, for a bounded time: 1 if it changed, 0 if the caller should park
+ * (pystate.c's tstate_wait_attach). */
+extern int _PyZgc_SpinWhileState(int *state, int value);
+
+/* The same for a stop-the-world request's event (stop_the_world()): 1 once
+ * `evt` is set, 0 if the caller should park. */
+extern int _PyZgc_SpinUntilSet(PyEvent *evt);
 
 #endif  /* Py_ZGC */
 
