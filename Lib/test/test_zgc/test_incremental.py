@@ -86,6 +86,10 @@ def child_collects(live=(), allocate=0):
     collector must work.  Exit with 0 if gc.collect() finds a new garbage
     cycle, then allocating `allocate` nodes (automatic collections) leaves
     `live` intact."""
+    # The parent's gc.callbacks came along, and a parent thread may have
+    # held one of their locks (SliceWatcher's Event) when it forked: the
+    # child must not call them.
+    gc.callbacks.clear()
     code = 0
     try:
         a = Node(1)
