@@ -48,15 +48,24 @@
 #include "pycore_interpframe.h"   // _PyInterpreterFrame
 #include "pycore_object.h"        // _Py_IsImmortal()
 #include "pycore_pystate.h"       // _Py_FOR_EACH_TSTATE_BEGIN()
+#include "pycore_setobject.h"     // _PySet_NextEntry()
 #include "pycore_stackref.h"      // PyStackRef_AsPyObjectBorrow()
 #include "pycore_tuple.h"         // _PyTuple_MaybeUntrack()
 #include "pycore_zgc.h"
 
 #define MARK_STACK_INITIAL 4096
-// Items of a large list, tuple or dict visited per mark step.
+// Items of a large list, tuple, dict or set, or referents of any other
+// object, visited per mark step.
 #define MARK_CHUNK 512
 // What a chunk counts against a drain's budget of pops.
 #define MARK_CHUNK_COST 48
+// A resumed traversal of any other type passes over the referents visited
+// in earlier steps (a skip reads a pointer, about 1/128 of a pop); past
+// this many it visits the rest in one step instead, so that the total
+// work stays linear: only such a giant non-list container makes a long
+// step.
+#define MARK_MAX_SKIP ((Py_ssize_t)1 << 18)
+#define MARK_SKIPS_PER_POP 128
 
 void
 _PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
@@ -188,8 +197,8 @@ _PyZgc_MarkRoots(PyInterpreterState *interp, struct _zgc_mark *mark)
     return mark_thread_stacks(interp, mark);
 }
 
-// Visit at most MARK_CHUNK items of an exact list, tuple or dict from
-// `pos` on, and push the rest.  The container may have changed since an
+// Visit at most MARK_CHUNK items of an exact list, tuple, dict or set
+// from `pos` on, and push the rest.  The container may have changed since an
 // earlier slice (the world ran): the items are read afresh, with the world
 // stopped; an item skipped or seen twice only costs precision.  1 if `op`
 // was handled this way, 0 if it must be traversed whole, -1 on error.
@@ -233,7 +242,82 @@ mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
         }
         return push(mark, op, pos) < 0 ? -1 : 1;
     }
+    if (PyAnySet_CheckExact(op)) {
+        if (pos < 0 && PySet_GET_SIZE(op) <= MARK_CHUNK) {
+            return 0;
+        }
+        pos = pos < 0 ? 0 : pos;
+        PyObject *key;
+        Py_hash_t hash;
+        for (int n = 0; n < MARK_CHUNK; n++) {
+            if (_PySet_NextEntry(op, &pos, &key, &hash) <= 0) {
+                return 1;
+            }
+            if (mark_visit(key, mark) < 0) {
+                return -1;
+            }
+        }
+        return push(mark, op, pos) < 0 ? -1 : 1;
+    }
     return 0;
+}
+
+// Any other object is traversed with tp_traverse, MARK_CHUNK referents
+// per step: an object with more (a deque, a large instance of a container
+// subclass) is pushed again with the number visited so far, and the next
+// step skips that many.  tp_traverse stops when the visitor returns
+// non-zero (Py_VISIT); a type that ignores that only gets visits that do
+// nothing.  The referents may have changed in between (the world ran), so
+// a step may skip or see twice some of them: that only costs precision,
+// as for the chunks above (an unmarked object stays a candidate, which
+// validation keeps if it is referenced).
+struct traverse_step {
+    struct _zgc_mark *mark;
+    Py_ssize_t skip;              // referents still to pass over
+    Py_ssize_t left;              // referents this step may still visit
+    Py_ssize_t visited;
+    int full;                     // a referent was left for the next step
+};
+
+#define STEP_FULL 1
+
+static int
+traverse_step_visit(PyObject *op, void *arg)
+{
+    struct traverse_step *step = (struct traverse_step *)arg;
+    if (step->skip > 0) {
+        step->skip--;
+        return 0;
+    }
+    if (step->left == 0) {
+        step->full = 1;
+        return STEP_FULL;
+    }
+    step->left--;
+    step->visited++;
+    return mark_visit(op, step->mark);
+}
+
+// Traverse `op` from referent `pos` on (-1: a fresh object).  Returns the
+// step's cost in pops beyond the first, or -1 on error.
+static Py_ssize_t
+mark_traverse(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
+{
+    Py_ssize_t skip = pos < 0 ? 0 : pos;
+    struct traverse_step step = {
+        .mark = mark,
+        .skip = skip,
+        .left = skip >= MARK_MAX_SKIP ? PY_SSIZE_T_MAX : MARK_CHUNK,
+    };
+    int err = Py_TYPE(op)->tp_traverse(op, traverse_step_visit, &step);
+    if (err < 0) {
+        return -1;
+    }
+    if (step.full && push(mark, op, skip + step.visited) < 0) {
+        return -1;
+    }
+    return step.visited * MARK_CHUNK_COST / MARK_CHUNK
+           + skip / MARK_SKIPS_PER_POP;
 }
 
 int
@@ -273,15 +357,16 @@ _PyZgc_MarkDrain(struct _zgc_mark *mark,
         if (chunked < 0) {
             return -1;
         }
-        if (chunked && budget > 0) {
-            // A chunk visits up to MARK_CHUNK items (each a likely cache
-            // miss in a large heap): it costs as much as that many pops,
-            // or a slice that checks the clock every 64 pops overruns.
-            budget = budget > MARK_CHUNK_COST ? budget - MARK_CHUNK_COST : 0;
-        }
-        if (!chunked
-            && Py_TYPE(op)->tp_traverse(op, mark_visit, mark) < 0) {
+        // A chunk visits up to MARK_CHUNK items (each a likely cache miss
+        // in a large heap): it costs as much as that many pops, or a slice
+        // that checks the clock every 64 pops overruns.
+        Py_ssize_t cost = chunked ? MARK_CHUNK_COST
+                                  : mark_traverse(mark, op, entry.pos);
+        if (cost < 0) {
             return -1;
+        }
+        if (budget > 0) {
+            budget = budget > cost ? budget - cost : 0;
         }
     }
     return 1;

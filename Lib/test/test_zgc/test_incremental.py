@@ -266,6 +266,93 @@ class IncrementalFullCollectionTests(unittest.TestCase):
         self.collect_while(mutate, seconds=1.0)
         check_graph(self, live[:100])
 
+    def test_large_containers_marked_in_steps(self):
+        # A deque, a set and a list subclass hold far more than one mark
+        # step's referents (512): marking resumes them step by step, and
+        # threads mutate them in between (items move, are removed and
+        # re-added), so a step may skip or see twice some referents.
+        # Validation must keep every object they hold, and what they
+        # dropped must be collectable afterwards.
+        from collections import deque
+
+        class Bag(list):
+            pass
+
+        live = build_live()
+        holders = [deque(Node(i) for i in range(20_000)),
+                   set(Node(i) for i in range(20_000)),
+                   Bag(Node(i) for i in range(20_000)),
+                   frozenset(Node(i) for i in range(20_000))]
+        dropped = []
+
+        def mutate(k, stop):
+            rng = random.Random(k)
+            holder = holders[k]
+            i = 0
+            while not stop.is_set():
+                i += 1
+                if isinstance(holder, deque):
+                    holder.rotate(rng.randrange(-700, 700))
+                    node = holder.popleft()
+                    holder.append(node)
+                elif isinstance(holder, set):
+                    node = holder.pop()
+                    holder.add(node)
+                    if i % 100 == 0:
+                        dead = Node(-i)
+                        dead.ref = dead
+                        holder.add(dead)
+                        holder.discard(dead)
+                        dropped.append(weakref.ref(dead))
+                        del dead
+                elif isinstance(holder, Bag):
+                    j = rng.randrange(len(holder))
+                    holder.append(holder.pop(j))
+                else:
+                    # Read-only: a frozenset is never changed, only walked.
+                    for node in holder:
+                        if not node.valid():
+                            raise AssertionError(node)
+                        break
+
+        self.collect_while(mutate, seconds=1.0)
+        for holder in holders:
+            self.assertEqual(len(holder), 20_000)
+            for node in holder:
+                self.assertTrue(node.valid())
+        gc.collect()
+        self.assertTrue(all(w() is None for w in dropped))
+        del live
+
+    def test_large_containers_fully_marked(self):
+        # Marking resumes a large container where its last step stopped
+        # and gets to the end: what these containers hold is marked, so it
+        # is not a candidate for validation (80,000 nodes here).
+        from collections import deque
+
+        class Bag(list):
+            pass
+
+        holders = [deque(Node(i) for i in range(20_000)),
+                   {Node(i) for i in range(20_000)},
+                   Bag(Node(i) for i in range(20_000)),
+                   frozenset(Node(i) for i in range(20_000))]
+        gc.collect()
+        infos = []
+
+        def record(phase, info):
+            if phase == "stop" and info["generation"] == 2:
+                infos.append(info)
+
+        gc.callbacks.append(record)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(record)
+        self.assertEqual(len(infos), 1)
+        self.assertLess(infos[0]["candidates"], 10_000)
+        self.assertEqual(sum(len(h) for h in holders), 80_000)
+
     def test_threads_start_and_exit_mid_cycle(self):
         live = build_live()
         keep = []
