@@ -559,12 +559,14 @@ extern size_t _mi_os_purge_failures(void);
 
 /* Poll `*state` until it differs from `value`, yielding the CPU between
  * polls, for a bounded time: 1 if it changed, 0 if the caller should park
- * (pystate.c's tstate_wait_attach). */
-extern int _PyZgc_SpinWhileState(int *state, int value);
+ * (pystate.c's tstate_wait_attach).  No polling at all while `interp` has
+ * more threads than there are CPUs. */
+extern int _PyZgc_SpinWhileState(PyInterpreterState *interp, int *state,
+                                 int value);
 
 /* The same for a stop-the-world request's event (stop_the_world()): 1 once
  * `evt` is set, 0 if the caller should park. */
-extern int _PyZgc_SpinUntilSet(PyEvent *evt);
+extern int _PyZgc_SpinUntilSet(PyInterpreterState *interp, PyEvent *evt);
 
 #endif  /* Py_ZGC */
 

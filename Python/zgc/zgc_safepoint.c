@@ -14,9 +14,14 @@
  * wake-up to start its work and the other thread another to resume after
  * it.  Like HotSpot's safepoint synchronization (spin, then yield, then
  * block), each wait first polls for at most ZGC_SPIN_NS, calling
- * sched_yield() between polls so that a spinning thread gives its CPU to
- * a runnable thread (the collector, with more threads than cores), then
- * parks exactly as upstream does.
+ * sched_yield() between polls, then parks exactly as upstream does.
+ *
+ * Only while the interpreter has no more threads than the machine has
+ * CPUs: with more, a spinning stopped thread competes for a CPU with the
+ * threads the pause still waits for (measured with 7 threads on 2 CPUs:
+ * the 90th percentile of a young collection's pause went from 0.09-0.17
+ * ms to 0.23-0.27 ms with spinning), and sched_yield() does not reliably
+ * hand the CPU over.
  *
  * Nothing here decides anything: the spin only observes the same atomic
  * word the parking wait would, and the wait that follows is upstream's, so
@@ -28,8 +33,13 @@
 
 #ifdef Py_ZGC
 
+#include "pycore_interp.h"        // PyInterpreterState.threads
 #include "pycore_lock.h"          // _PyEvent_IsSet()
 #include "pycore_zgc.h"
+
+#ifdef HAVE_UNISTD_H
+#  include <unistd.h>             // sysconf()
+#endif
 
 #ifdef HAVE_SCHED_H
 #  include <sched.h>              // sched_yield()
@@ -40,6 +50,27 @@
 // breaker check of the other threads).
 #define ZGC_SPIN_NS (100 * 1000)
 
+// CPUs online, read once (0: not read yet).
+static int ncpu;
+
+// Spinning only pays while every thread can have a CPU of its own.
+static int
+worth_spinning(PyInterpreterState *interp)
+{
+    int n = _Py_atomic_load_int_relaxed(&ncpu);
+    if (n == 0) {
+        long online = -1;
+#if defined(HAVE_SYSCONF) && defined(_SC_NPROCESSORS_ONLN)
+        online = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+        n = online > 0 && online < INT_MAX ? (int)online : 1;
+        _Py_atomic_store_int_relaxed(&ncpu, n);
+    }
+    // threads.count: threads started by the threading module; and the
+    // main thread.
+    return _Py_atomic_load_ssize_relaxed(&interp->threads.count) + 1 <= n;
+}
+
 static void
 spin_pause(void)
 {
@@ -49,8 +80,11 @@ spin_pause(void)
 }
 
 int
-_PyZgc_SpinWhileState(int *state, int value)
+_PyZgc_SpinWhileState(PyInterpreterState *interp, int *state, int value)
 {
+    if (!worth_spinning(interp)) {
+        return 0;
+    }
     PyTime_t start, now;
     (void)PyTime_PerfCounterRaw(&start);
     for (;;) {
@@ -66,8 +100,11 @@ _PyZgc_SpinWhileState(int *state, int value)
 }
 
 int
-_PyZgc_SpinUntilSet(PyEvent *evt)
+_PyZgc_SpinUntilSet(PyInterpreterState *interp, PyEvent *evt)
 {
+    if (!worth_spinning(interp)) {
+        return 0;
+    }
     PyTime_t start, now;
     (void)PyTime_PerfCounterRaw(&start);
     for (;;) {

@@ -1,0 +1,199 @@
+"""Stop-the-world handshakes of pyzgc (Python/zgc/zgc_safepoint.c and the
+patched Python/pystate.c): stopped threads spin briefly before they park,
+and a thread that detaches (a blocking call) while the world is being
+stopped counts itself as stopped at once.  These tests try to break the
+handshake: threads that block and wake in every way while collections,
+gc.freeze() and fork() stop the world over and over."""
+import gc
+import os
+import sysconfig
+import threading
+import time
+import unittest
+import warnings
+import weakref
+from test import support
+from test.support import threading_helper
+
+ZGC = sysconfig.get_config_var("Py_ZGC") == 1
+
+
+class Cycle:
+    def __init__(self):
+        self.me = self
+
+
+def sleeper(stop, counts, k):
+    while not stop.is_set():
+        time.sleep(0.0002)
+        counts[k] += 1
+
+
+def lock_ping_pong(stop, counts, k):
+    # Two threads hand a lock to each other: each wait detaches.
+    mine, theirs = threading.Lock(), threading.Lock()
+    theirs.acquire()
+
+    def other():
+        while not stop.is_set():
+            if theirs.acquire(timeout=0.05):
+                mine.release()
+
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        while not stop.is_set():
+            if mine.acquire(timeout=0.05):
+                counts[k] += 1
+                theirs.release()
+    finally:
+        stop.wait()
+        t.join()
+
+
+def pipe_reader(stop, counts, k):
+    r, w = os.pipe()
+
+    def writer():
+        while not stop.is_set():
+            os.write(w, b"x")
+            time.sleep(0)
+        os.write(w, b"x")
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        while not stop.is_set():
+            if os.read(r, 1):
+                counts[k] += 1
+    finally:
+        t.join()
+        os.close(r)
+        os.close(w)
+
+
+def condition_waiter(stop, counts, k):
+    cond = threading.Condition()
+    while not stop.is_set():
+        with cond:
+            cond.wait(timeout=0.0003)
+        Cycle()                 # some garbage for the collector too
+        counts[k] += 1
+
+
+BLOCKERS = [sleeper, lock_ping_pong, pipe_reader, condition_waiter]
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@threading_helper.requires_working_threading()
+class SafepointTests(unittest.TestCase):
+
+    def run_blockers(self, body, copies=2, blockers=BLOCKERS):
+        """Run every kind of blocker (`copies` threads each: more threads
+        than cores) while `body()` stops the world over and over; every
+        blocker must keep making progress and stop when asked."""
+        stop = threading.Event()
+        counts = [0] * (len(blockers) * copies)
+        errors = []
+
+        def run(func, k):
+            try:
+                func(stop, counts, k)
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=run,
+                                    args=(func, i * len(blockers) + j))
+                   for i in range(copies) for j, func in enumerate(blockers)]
+        with threading_helper.start_threads(threads):
+            try:
+                body()
+            finally:
+                stop.set()
+        self.assertEqual(errors, [])
+        self.assertTrue(all(counts), counts)
+
+    def test_collections_while_threads_block(self):
+        done = []
+
+        def body():
+            deadline = time.monotonic() + 1.5
+            n = 0
+            while time.monotonic() < deadline:
+                cycles = [Cycle() for _ in range(50)]
+                refs = [weakref.ref(c) for c in cycles]
+                del cycles
+                # Collected by this collection, or by another thread's that
+                # was in progress (then gc.collect(0) returns at once, as
+                # upstream's does).
+                for _ in range(1000):
+                    gc.collect(0)
+                    if all(r() is None for r in refs):
+                        break
+                    time.sleep(0.001)
+                self.assertEqual([r for r in refs if r() is not None], [])
+                n += 1
+                if n % 40 == 0:
+                    gc.collect()
+                if n % 60 == 0:
+                    gc.freeze()
+                    gc.unfreeze()
+            done.append(n)
+
+        self.run_blockers(body)
+        self.assertGreater(done[0], 100)
+
+    def test_short_pauses_with_sleeping_threads(self):
+        # A young collection of a little garbage must not wait for threads
+        # that are asleep or about to fall asleep: the median pause stays
+        # far below the sleepers' period and the 1 ms poll of upstream's
+        # handshake (generous bound: this machine may be noisy).  Threads
+        # that mostly sleep only: with more runnable threads than CPUs a
+        # pause waits for the scheduler to run each of them.
+        pauses = []
+
+        def record(phase, info):
+            if phase == "stop" and info["generation"] == 0:
+                pauses.append(info["pause_max"])
+
+        def body():
+            gc.callbacks.append(record)
+            try:
+                for _ in range(300):
+                    for _ in range(20):
+                        Cycle()
+                    gc.collect(0)
+            finally:
+                gc.callbacks.remove(record)
+
+        self.run_blockers(body, copies=1,
+                          blockers=[sleeper, condition_waiter])
+        pauses.sort()
+        self.assertLess(pauses[len(pauses) // 2], 0.0005, pauses[-10:])
+
+    @support.requires_fork()
+    def test_fork_while_threads_block(self):
+        def body():
+            for _ in range(5):
+                with warnings.catch_warnings():
+                    # "This process is multi-threaded, use of fork() may
+                    # lead to deadlocks in the child."
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
+                if pid == 0:
+                    code = 0
+                    try:
+                        Cycle()
+                        if gc.collect() < 1:
+                            code = 3
+                    except BaseException:
+                        code = 4
+                    os._exit(code)
+                support.wait_process(pid, exitcode=0)
+                gc.collect(0)
+
+        self.run_blockers(body, copies=1)
+
+
+if __name__ == "__main__":
+    unittest.main()
