@@ -316,9 +316,13 @@ struct _zgc_cycle {
     Py_ssize_t cursor;            // next found[] index to index/link/take
     int32_t *table;               // open addressing: found index + 1
     Py_ssize_t table_mask;
-    int32_t *parent;              // union-find forest over found[]
+    int32_t *parent;              // union-find forest over found[]; then
+                                  // the batch order (zgc_full.c's plan)
     int32_t *ring;                // next member of the component; -1: taken
     Py_ssize_t capindex;          // entries of parent and ring
+    Py_ssize_t planned;           // entries of the batch order written
+    int32_t plan_first;           // component being written (-1: none)
+    int32_t plan_next;            // its next member to write
     Py_ssize_t batches;           // validation batches taken so far
     Py_ssize_t net_at_batch;      // gcstate->zgc_net_objects at the last
     // Large buffers the cycle is done with, freed once the world runs again

@@ -10,9 +10,9 @@
  *   mark:  pop and traverse within the slice's budget;
  *   sweep: visit snapshot pages within the budget; every tracked,
  *          unfrozen, mortal object that is not marked is remembered;
- *   index, link: when the remembered objects are more than one batch,
- *          split them into weakly connected components (below), within
- *          the budget too;
+ *   index, link, plan: when the remembered objects are more than one
+ *          batch, split them into weakly connected components (below)
+ *          and write them out as the batch order, within the budget too;
  *   ready: the host's validation pauses, with refcounts merged, turn the
  *          remembered objects that are still candidates into candidate
  *          sets, one batch of whole components per pause
@@ -90,8 +90,13 @@ enum {
     CYCLE_SWEEP,
     CYCLE_INDEX,
     CYCLE_LINK,
+    CYCLE_PLAN,
     CYCLE_READY,
 };
+
+// In the batch order, the first member of each component (found[] indices
+// stay below INT32_MAX / 4: worth_linking()).
+#define ORDER_FIRST ((int32_t)1 << 30)
 
 // Look at the clock every this many units of work.
 #define CLOCK_EVERY 64
@@ -264,9 +269,11 @@ still_candidate(struct _zgc_cycle *cycle,
  * Link: traverse every found object that is still a candidate and join its
  * component with that of each referent that is a found object (union-find
  * with path halving; a component is also a ring through `ring`, spliced on
- * union, so that a batch can take it whole from any member).
+ * union, so that it can be taken whole from any member).  Plan: walk the
+ * rings once and write the batch order, each component's members next to
+ * each other, so that a batch reads a stretch of it and never skips.
  *
- * Both run in slices.  Links reflect the graph when they were made: a
+ * All three run in slices.  Links reflect the graph when they were made: a
  * mutator that changes it later (only objects it can reach, i.e. live
  * ones) can at worst split a component between batches, which keeps it
  * alive until the next cycle; garbage does not change. */
@@ -465,11 +472,55 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
                 (void)Py_TYPE(op)->tp_traverse(op, link_visit, &link);
             }
         }
-        // The table has served; the forest and the rings stay.
+        // The table has served; the rings stay, and the forest's memory
+        // becomes the batch order.
         free_later(cycle, cycle->table,
                    (cycle->table_mask + 1) * sizeof(int32_t));
         cycle->table = NULL;
         cycle->table_mask = 0;
+        cycle->cursor = 0;
+        cycle->planned = 0;
+        cycle->plan_first = -1;
+        cycle->phase = CYCLE_PLAN;
+    }
+    if (cycle->phase == CYCLE_PLAN) {
+        // Write the batch order: the members of each component next to
+        // each other, components in found[] order of their first member,
+        // which is flagged.  Only the collector's own arrays are read, no
+        // object.  Without it, a batch skipped the found[] entries taken
+        // with the components of earlier batches: with the members of
+        // most components spread over pages of several size classes, the
+        // batch that reached the tail of found[] skipped millions of
+        // them (1.2-2.4 ms pauses at 4M live objects).
+        int32_t *order = cycle->parent;
+        for (Py_ssize_t work = 0; ; work++) {
+            if ((work % (CLOCK_EVERY * 16)) == 0
+                && deadline && past(deadline)) {
+                return 0;
+            }
+            if (cycle->plan_first < 0) {
+                if (cycle->cursor >= cycle->nfound) {
+                    break;
+                }
+                int32_t i = (int32_t)cycle->cursor++;
+                if (cycle->ring[i] < 0) {
+                    continue;       // written with an earlier member
+                }
+                cycle->plan_first = i;
+                cycle->plan_next = i;
+            }
+            int32_t m = cycle->plan_next;
+            int32_t next = cycle->ring[m];
+            cycle->ring[m] = -1;
+            order[cycle->planned++] =
+                m == cycle->plan_first ? (m | ORDER_FIRST) : m;
+            if (next == cycle->plan_first) {
+                cycle->plan_first = -1;
+            }
+            else {
+                cycle->plan_next = next;
+            }
+        }
         cycle->cursor = 0;
         cycle->batched = 1;
         cycle->phase = CYCLE_READY;
@@ -530,30 +581,25 @@ take_batch(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
         cycle->cursor = cycle->nfound;
         return 0;
     }
+    // Whole components from the batch order (the plan), until about
+    // `target` were looked at.
     Py_ssize_t target = _PyZgc_BatchObjects();
     Py_ssize_t taken = 0;
-    while (cycle->cursor < cycle->nfound && taken < target) {
-        int32_t first = (int32_t)cycle->cursor++;
-        if (cycle->ring[first] < 0) {
-            continue;           // taken with an earlier member
+    const int32_t *order = cycle->parent;
+    while (cycle->cursor < cycle->planned) {
+        int32_t e = order[cycle->cursor];
+        if ((e & ORDER_FIRST) && taken >= target) {
+            break;
         }
-        int32_t m = first;
-        do {
-            int32_t next = cycle->ring[m];
-            cycle->ring[m] = -1;
-            taken++;
-            PyObject *op = cycle->found[m];
-            if (still_candidate(cycle, released, op)
-                && _PyZgc_CandidateAdd(set, op) < 0) {
-                return -1;
-            }
-            m = next;
-        } while (m != first);
-    }
-    while (cycle->cursor < cycle->nfound && cycle->ring[cycle->cursor] < 0) {
         cycle->cursor++;
+        taken++;
+        PyObject *op = cycle->found[e & ~ORDER_FIRST];
+        if (still_candidate(cycle, released, op)
+            && _PyZgc_CandidateAdd(set, op) < 0) {
+            return -1;
+        }
     }
-    return cycle->cursor < cycle->nfound;
+    return cycle->cursor < cycle->planned;
 }
 
 int
