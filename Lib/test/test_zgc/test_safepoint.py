@@ -97,12 +97,12 @@ BLOCKERS = [sleeper, lock_ping_pong, pipe_reader, condition_waiter]
 @threading_helper.requires_working_threading()
 class SafepointTests(unittest.TestCase):
 
-    def run_blockers(self, body, copies=2, blockers=BLOCKERS):
+    def run_blockers(self, body, copies=2):
         """Run every kind of blocker (`copies` threads each: more threads
         than cores) while `body()` stops the world over and over; every
         blocker must keep making progress and stop when asked."""
         stop = threading.Event()
-        counts = [0] * (len(blockers) * copies)
+        counts = [0] * (len(BLOCKERS) * copies)
         errors = []
 
         def run(func, k):
@@ -112,8 +112,8 @@ class SafepointTests(unittest.TestCase):
                 errors.append(e)
 
         threads = [threading.Thread(target=run,
-                                    args=(func, i * len(blockers) + j))
-                   for i in range(copies) for j, func in enumerate(blockers)]
+                                    args=(func, i * len(BLOCKERS) + j))
+                   for i in range(copies) for j, func in enumerate(BLOCKERS)]
         with threading_helper.start_threads(threads):
             try:
                 body()
