@@ -318,7 +318,8 @@ struct _zgc_cycle {
     Py_ssize_t table_mask;
     int32_t *parent;              // union-find forest over found[]; then
                                   // the batch order (zgc_full.c's plan)
-    int32_t *ring;                // next member of the component; -1: taken
+    int32_t *ring;                // next member of the component; -1:
+                                  // planned (freed once all are)
     Py_ssize_t capindex;          // entries of parent and ring
     Py_ssize_t planned;           // entries of the batch order written
     int32_t plan_first;           // component being written (-1: none)

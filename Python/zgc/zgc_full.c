@@ -521,6 +521,10 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
                 cycle->plan_next = next;
             }
         }
+        // Every ring was walked (all -1 now): only the order is read from
+        // here on.
+        free_later(cycle, cycle->ring, cycle->capindex * sizeof(int32_t));
+        cycle->ring = NULL;
         cycle->cursor = 0;
         cycle->batched = 1;
         cycle->phase = CYCLE_READY;

@@ -79,8 +79,10 @@ spin_pause(void)
 #endif
 }
 
-int
-_PyZgc_SpinWhileState(PyInterpreterState *interp, int *state, int value)
+// Poll `done(arg)` until it holds, yielding between polls, for at most
+// ZGC_SPIN_NS: 1 if it held, 0 if the caller should park.
+static int
+spin_until(PyInterpreterState *interp, int (*done)(void *), void *arg)
 {
     if (!worth_spinning(interp)) {
         return 0;
@@ -88,7 +90,7 @@ _PyZgc_SpinWhileState(PyInterpreterState *interp, int *state, int value)
     PyTime_t start, now;
     (void)PyTime_PerfCounterRaw(&start);
     for (;;) {
-        if (_Py_atomic_load_int(state) != value) {
+        if (done(arg)) {
             return 1;
         }
         spin_pause();
@@ -99,24 +101,35 @@ _PyZgc_SpinWhileState(PyInterpreterState *interp, int *state, int value)
     }
 }
 
+struct state_wait {
+    int *state;
+    int value;
+};
+
+static int
+state_changed(void *arg)
+{
+    struct state_wait *w = (struct state_wait *)arg;
+    return _Py_atomic_load_int(w->state) != w->value;
+}
+
+int
+_PyZgc_SpinWhileState(PyInterpreterState *interp, int *state, int value)
+{
+    struct state_wait w = { state, value };
+    return spin_until(interp, state_changed, &w);
+}
+
+static int
+event_set(void *arg)
+{
+    return _PyEvent_IsSet((PyEvent *)arg);
+}
+
 int
 _PyZgc_SpinUntilSet(PyInterpreterState *interp, PyEvent *evt)
 {
-    if (!worth_spinning(interp)) {
-        return 0;
-    }
-    PyTime_t start, now;
-    (void)PyTime_PerfCounterRaw(&start);
-    for (;;) {
-        if (_PyEvent_IsSet(evt)) {
-            return 1;
-        }
-        spin_pause();
-        (void)PyTime_PerfCounterRaw(&now);
-        if (now - start > ZGC_SPIN_NS) {
-            return 0;
-        }
-    }
+    return spin_until(interp, event_set, evt);
 }
 
 #endif  /* Py_ZGC */
