@@ -254,6 +254,7 @@ extern void _PyZgc_MarkDone(struct _zgc_mark *mark);
 struct _zgc_page_ref {
     void *page;                   // mi_page_t *
     void *start;                  // its first block
+    size_t block_size;
     uint8_t offset;               // of the PyObject in a block
 };
 
@@ -280,6 +281,23 @@ extern Py_ssize_t _PyZgc_PageVisit(const struct _zgc_page_ref *ref,
 extern void _PyZgc_PagesDone(struct _zgc_page_snapshot *snap);
 
 /* --- zgc_full.c: candidate discovery of a full collection ---------------- */
+
+/* The found objects of one swept page: found[first .. first + count),
+ * in block order (zgc_full.c). */
+struct _zgc_found_run {
+    uintptr_t start;              // the page's first block
+    size_t block_size;
+    int32_t first;
+    int32_t count;
+    int32_t map;                  // its block map in cycle->blockmap, or -1
+    int32_t nmap;                 // entries of the map: last block + 1
+    uint8_t offset;               // of the PyObject in a block
+};
+
+struct _zgc_found_slice {
+    uintptr_t slice;              // address >> 16
+    int32_t run;                  // index in cycle->runs + 1; 0: empty
+};
 
 /* A full collection's discovery, kept between its slices. */
 struct _zgc_cycle {
@@ -314,8 +332,17 @@ struct _zgc_cycle {
     // each component also a ring), then taken a batch at a time.
     int batched;                  // found[] is linked into components
     Py_ssize_t cursor;            // next found[] index to index/link/take
-    int32_t *table;               // open addressing: found index + 1
-    Py_ssize_t table_mask;
+    // The index from address to found[] index (zgc_full.c): one run per
+    // swept page with found objects, a directory from 64 KiB address
+    // slices to runs, and per-run block maps.
+    struct _zgc_found_run *runs;
+    Py_ssize_t nruns;
+    Py_ssize_t capruns;
+    Py_ssize_t run_cursor;        // the run of found[cursor] (index phase)
+    struct _zgc_found_slice *dir; // open addressing over slice numbers
+    Py_ssize_t dir_mask;
+    int32_t *blockmap;            // block index -> found index + 1
+    Py_ssize_t capmap;
     int32_t *parent;              // union-find forest over found[]; then
                                   // the batch order (zgc_full.c's plan)
     int32_t *ring;                // next member of the component; -1:

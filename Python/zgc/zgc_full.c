@@ -140,6 +140,8 @@ mark_done(struct _zgc_cycle *cycle)
     _PyZgc_MarkDone(&cycle->mark);
 }
 
+static void index_free(struct _zgc_cycle *cycle);
+
 static void
 cycle_free(struct _zgc_cycle *cycle)
 {
@@ -147,8 +149,8 @@ cycle_free(struct _zgc_cycle *cycle)
     _PyZgc_PagesDone(&cycle->pages);
     _PyZgc_PageLookupDone(&cycle->released);
     free_later(cycle, cycle->found, cycle->capfound * sizeof(PyObject *));
-    free_later(cycle, cycle->table,
-               (cycle->table_mask + 1) * sizeof(int32_t));
+    index_free(cycle);
+    PyMem_RawFree(cycle->runs);
     free_later(cycle, cycle->parent, cycle->capindex * sizeof(int32_t));
     free_later(cycle, cycle->ring, cycle->capindex * sizeof(int32_t));
     struct _zgc_cycle kept = { .graveyard_len = cycle->graveyard_len };
@@ -265,7 +267,7 @@ still_candidate(struct _zgc_cycle *cycle,
  * graph of references between them, so that validation can take them in
  * batches of whole components: trial deletion over any set is sound (the
  * rule above), but a garbage component split between two batches would be
- * kept by both halves.  Index: a hash table from address to found[] index.
+ * kept by both halves.  Index: from an address to its found[] index (below).
  * Link: traverse every found object that is still a candidate and join its
  * component with that of each referent that is a found object (union-find
  * with path halving; a component is also a ring through `ring`, spliced on
@@ -276,27 +278,124 @@ still_candidate(struct _zgc_cycle *cycle,
  * All three run in slices.  Links reflect the graph when they were made: a
  * mutator that changes it later (only objects it can reach, i.e. live
  * ones) can at worst split a component between batches, which keeps it
- * alive until the next cycle; garbage does not change. */
-static inline Py_ssize_t
-table_slot(PyObject *op, Py_ssize_t mask)
+ * alive until the next cycle; garbage does not change.
+ *
+ * The index follows the heap's layout, so that linking neighbors (most
+ * references between found objects are between objects allocated close
+ * together) touches neighboring index entries: a hash table from address
+ * to index made every lookup a cache and TLB miss (85% of linking's time
+ * at 4M live objects).  The sweep records a run per page that gave found
+ * objects (their found[] indices are consecutive, in block order).  A
+ * directory maps each 64 KiB slice of address space a run covers to the
+ * run (mimalloc's pages are whole slices, so no two pages share one).  A
+ * run whose found objects are dense on its page gets a block map (block
+ * number -> found index); a sparse one is searched, found[] being in block
+ * order.  Lookups read only these arrays and confirm with found[k] == op,
+ * never the memory `op` might be in: a page released and reused since the
+ * sweep can only make a lookup miss, and a miss only splits a component.
+ * (The same page swept twice, or a run out of order, likewise.) */
+
+// Address slices of the directory (mimalloc's MI_SEGMENT_SLICE_SHIFT).
+#define SLICE_SHIFT 16
+// A run gets a block map if it is at most this many entries per member.
+#define MAP_PER_MEMBER 4
+
+static int
+add_run(struct _zgc_cycle *cycle, const struct _zgc_page_ref *ref,
+        Py_ssize_t first)
 {
-    uint64_t h = ((uint64_t)(uintptr_t)op >> 4) * UINT64_C(0x9E3779B97F4A7C15);
-    return (Py_ssize_t)(h >> 32) & mask;
+    if (cycle->nruns == cycle->capruns) {
+        Py_ssize_t cap = cycle->capruns ? cycle->capruns * 2 : 256;
+        struct _zgc_found_run *runs =
+            PyMem_RawRealloc(cycle->runs, cap * sizeof(*runs));
+        if (runs == NULL) {
+            return -1;
+        }
+        cycle->runs = runs;
+        cycle->capruns = cap;
+    }
+    cycle->runs[cycle->nruns++] = (struct _zgc_found_run){
+        .start = (uintptr_t)ref->start,
+        .block_size = ref->block_size,
+        .first = (int32_t)first,
+        .count = (int32_t)(cycle->nfound - first),
+        .map = -1,
+        .offset = ref->offset,
+    };
+    return 0;
 }
 
+static inline uintptr_t
+block_of(const struct _zgc_found_run *run, PyObject *op)
+{
+    return ((uintptr_t)op - run->offset - run->start) / run->block_size;
+}
+
+static inline Py_ssize_t
+dir_slot(uintptr_t slice, Py_ssize_t mask)
+{
+    return (Py_ssize_t)((slice * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & mask;
+}
+
+static void
+index_free(struct _zgc_cycle *cycle)
+{
+    free_later(cycle, cycle->dir,
+               (cycle->dir_mask + 1) * sizeof(*cycle->dir));
+    cycle->dir = NULL;
+    cycle->dir_mask = 0;
+    free_later(cycle, cycle->blockmap, cycle->capmap * sizeof(int32_t));
+    cycle->blockmap = NULL;
+    cycle->capmap = 0;
+}
+
+// The slices run `r` covers: from its first block to the end of the block
+// of its last member.
+static void
+run_slices(struct _zgc_cycle *cycle, struct _zgc_found_run *run,
+           uintptr_t *lo, uintptr_t *hi)
+{
+    PyObject *last = cycle->found[run->first + run->count - 1];
+    uintptr_t end = run->start + (block_of(run, last) + 1) * run->block_size;
+    *lo = run->start >> SLICE_SHIFT;
+    *hi = (end - 1) >> SLICE_SHIFT;
+}
+
+// Size the directory and the block maps (O(runs): one found[] read each).
 static int
 index_start(struct _zgc_cycle *cycle)
 {
+    Py_ssize_t slices = 0, mapped = 0;
+    for (Py_ssize_t r = 0; r < cycle->nruns; r++) {
+        struct _zgc_found_run *run = &cycle->runs[r];
+        uintptr_t lo, hi;
+        run_slices(cycle, run, &lo, &hi);
+        slices += (Py_ssize_t)(hi - lo + 1);
+        PyObject *last = cycle->found[run->first + run->count - 1];
+        uintptr_t nmap = block_of(run, last) + 1;
+        if (nmap <= (uintptr_t)run->count * MAP_PER_MEMBER) {
+            run->map = (int32_t)mapped;
+            run->nmap = (int32_t)nmap;
+            mapped += (Py_ssize_t)nmap;
+        }
+    }
     Py_ssize_t size = 1024;
-    while (size < 2 * cycle->nfound) {
+    while (size < 2 * slices) {
         size *= 2;
     }
     // Buffers (zgc_buffer.c): zero pages, touched a slice at a time.
-    cycle->table = _PyZgc_BufferGrow(NULL, 0, size * sizeof(int32_t));
-    if (cycle->table == NULL) {
+    cycle->dir = _PyZgc_BufferGrow(NULL, 0, size * sizeof(*cycle->dir));
+    if (cycle->dir == NULL) {
         return -1;
     }
-    cycle->table_mask = size - 1;
+    cycle->dir_mask = size - 1;
+    if (mapped > 0) {
+        cycle->blockmap = _PyZgc_BufferGrow(NULL, 0, mapped * sizeof(int32_t));
+        if (cycle->blockmap == NULL) {
+            return -1;
+        }
+        cycle->capmap = mapped;
+    }
     cycle->capindex = cycle->nfound;
     cycle->parent = _PyZgc_BufferGrow(NULL, 0,
                                       cycle->capindex * sizeof(int32_t));
@@ -306,22 +405,53 @@ index_start(struct _zgc_cycle *cycle)
         return -1;
     }
     cycle->cursor = 0;
+    cycle->run_cursor = 0;
     return 0;
+}
+
+// A run's first member enters the directory under each slice it covers
+// (a slice already taken keeps its first run).
+static void
+dir_add(struct _zgc_cycle *cycle, Py_ssize_t r)
+{
+    uintptr_t lo, hi;
+    run_slices(cycle, &cycle->runs[r], &lo, &hi);
+    for (uintptr_t slice = lo; slice <= hi; slice++) {
+        Py_ssize_t slot = dir_slot(slice, cycle->dir_mask);
+        while (cycle->dir[slot].run != 0 && cycle->dir[slot].slice != slice) {
+            slot = (slot + 1) & cycle->dir_mask;
+        }
+        if (cycle->dir[slot].run == 0) {
+            cycle->dir[slot].slice = slice;
+            cycle->dir[slot].run = (int32_t)r + 1;
+        }
+    }
 }
 
 static void
 index_add(struct _zgc_cycle *cycle, int32_t i)
 {
-    PyObject *op = cycle->found[i];
-    Py_ssize_t slot = table_slot(op, cycle->table_mask);
-    while (cycle->table[slot] != 0) {
-        if (cycle->found[cycle->table[slot] - 1] == op) {
-            break;          // the same block swept twice: keep the first
-        }
-        slot = (slot + 1) & cycle->table_mask;
+    struct _zgc_found_run *run = &cycle->runs[cycle->run_cursor];
+    if (i >= run->first + run->count) {
+        run++;
+        cycle->run_cursor++;
     }
-    if (cycle->table[slot] == 0) {
-        cycle->table[slot] = i + 1;
+    assert(i >= run->first && i < run->first + run->count);
+    if (i == run->first) {
+        dir_add(cycle, cycle->run_cursor);
+    }
+    PyObject *op = cycle->found[i];
+    if (run->map >= 0) {
+        int32_t *entry = &cycle->blockmap[run->map + block_of(run, op)];
+        if (*entry == 0) {
+            *entry = i + 1;
+        }
+    }
+    else if (i > run->first
+             && (uintptr_t)cycle->found[i - 1] >= (uintptr_t)op)
+    {
+        // Out of block order (not expected): no lookup searches this run.
+        run->nmap = -1;
     }
     cycle->parent[i] = i;
     cycle->ring[i] = i;
@@ -330,15 +460,47 @@ index_add(struct _zgc_cycle *cycle, int32_t i)
 static int32_t
 index_lookup(struct _zgc_cycle *cycle, PyObject *op)
 {
-    Py_ssize_t slot = table_slot(op, cycle->table_mask);
-    int32_t k;
-    while ((k = cycle->table[slot]) != 0) {
-        if (cycle->found[k - 1] == op) {
-            return k - 1;
+    uintptr_t slice = (uintptr_t)op >> SLICE_SHIFT;
+    Py_ssize_t slot = dir_slot(slice, cycle->dir_mask);
+    int32_t r;
+    while ((r = cycle->dir[slot].run) != 0) {
+        if (cycle->dir[slot].slice == slice) {
+            break;
         }
-        slot = (slot + 1) & cycle->table_mask;
+        slot = (slot + 1) & cycle->dir_mask;
     }
-    return -1;
+    if (r == 0) {
+        return -1;
+    }
+    const struct _zgc_found_run *run = &cycle->runs[r - 1];
+    if ((uintptr_t)op < run->start + run->offset) {
+        return -1;
+    }
+    uintptr_t b = block_of(run, op);
+    PyObject **found = cycle->found;
+    if (run->map >= 0) {
+        if (b >= (uintptr_t)run->nmap) {
+            return -1;
+        }
+        int32_t k = cycle->blockmap[run->map + b];
+        return (k != 0 && found[k - 1] == op) ? k - 1 : -1;
+    }
+    // Sparse: the k-th member is at block k or later.
+    if (run->nmap < 0) {
+        return -1;
+    }
+    Py_ssize_t lo = run->first;
+    Py_ssize_t hi = run->first + Py_MIN((uintptr_t)run->count, b + 1);
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)found[mid] < (uintptr_t)op) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return (lo < run->first + run->count && found[lo] == op) ? (int32_t)lo : -1;
 }
 
 static int32_t
@@ -431,9 +593,15 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
             }
             struct _zgc_page_ref *ref =
                 &cycle->pages.items[cycle->pages.next];
+            Py_ssize_t before = cycle->nfound;
             (void)_PyZgc_PageVisit(ref, released, cycle->seq, sweep_visit,
                                    &sweep);
             if (sweep.error) {
+                return -1;
+            }
+            if (cycle->nfound > before
+                && add_run(cycle, ref, before) < 0)
+            {
                 return -1;
             }
             cycle->pages.next++;
@@ -450,7 +618,7 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
     }
     if (cycle->phase == CYCLE_INDEX) {
         while (cycle->cursor < cycle->nfound) {
-            if ((cycle->cursor % CLOCK_EVERY) == 0
+            if ((cycle->cursor % (CLOCK_EVERY * 4)) == 0
                 && deadline && past(deadline)) {
                 return 0;
             }
@@ -472,12 +640,9 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
                 (void)Py_TYPE(op)->tp_traverse(op, link_visit, &link);
             }
         }
-        // The table has served; the rings stay, and the forest's memory
+        // The index has served; the rings stay, and the forest's memory
         // becomes the batch order.
-        free_later(cycle, cycle->table,
-                   (cycle->table_mask + 1) * sizeof(int32_t));
-        cycle->table = NULL;
-        cycle->table_mask = 0;
+        index_free(cycle);
         cycle->cursor = 0;
         cycle->planned = 0;
         cycle->plan_first = -1;

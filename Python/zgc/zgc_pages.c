@@ -76,6 +76,7 @@ add_page(mi_page_t *page, void *arg)
     snap->items[snap->len++] = (struct _zgc_page_ref){
         .page = page,
         .start = _mi_page_start(_mi_page_segment(page), page, NULL),
+        .block_size = mi_page_block_size(page),
         .offset = args->offset,
     };
     return true;

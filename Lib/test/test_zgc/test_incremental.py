@@ -527,6 +527,32 @@ class BatchedValidationTests(unittest.TestCase):
         self.assertGreater(full.infos[-1]["batches"], 2)
         self.assertEqual(sum(1 for r in refs if r() is not None), 0)
 
+    def test_components_spanning_sparse_pages(self):
+        # As above, but each garbage object sits between live objects of
+        # its size on its page, so that the index searches the page's
+        # found objects instead of mapping its blocks (zgc_full.c, index).
+        chains = 3_000
+        keep = []
+        layers = []
+        for depth in range(5):
+            layer = []
+            for _ in range(chains):
+                keep.extend(Pair() for _ in range(6))
+                layer.append(garbage_pair()[0])
+                keep.extend(Pair() for _ in range(6))
+            if layers:
+                for prev, cur in zip(layers[-1], layer):
+                    prev.other = cur
+            layers.append(layer)
+        refs = [weakref.ref(p) for layer in layers for p in layer]
+        del layers, layer, prev, cur
+        with FullInfo() as full:
+            n = gc.collect()
+        self.assertEqual(n, 2 * 5 * chains)
+        self.assertGreater(full.infos[-1]["batches"], 2)
+        self.assertEqual(sum(1 for r in refs if r() is not None), 0)
+        self.assertEqual(len(keep), 12 * 5 * chains)
+
     def test_one_large_component(self):
         # A single garbage structure larger than a batch is validated whole.
         ring = [Pair() for _ in range(50_000)]
