@@ -227,6 +227,7 @@ struct _zgc_mark {
     Py_ssize_t cap;
     uint8_t color;                // this cycle's color
     Py_ssize_t marked;            // objects marked so far
+    size_t touched;               // bytes of the stack populated
 };
 
 /* World stopped: flip the interpreter's color (unmarking every object) and
@@ -237,6 +238,9 @@ extern void _PyZgc_MarkStart(PyInterpreterState *interp,
 /* World stopped: mark the roots.  -1 on out-of-memory. */
 extern int _PyZgc_MarkRoots(PyInterpreterState *interp,
                             struct _zgc_mark *mark);
+
+/* Make room for `n` entries on the mark stack.  -1 on out-of-memory. */
+extern int _PyZgc_MarkReserve(struct _zgc_mark *mark, Py_ssize_t n);
 
 /* World stopped: mark what the stacked objects reach, popping at most
  * `budget` objects (no limit if negative).  With `released`, an entry on a
@@ -357,11 +361,18 @@ struct _zgc_cycle {
     // (returning tens of megabytes to the OS is not pause work).
     struct { void *ptr; size_t size; } graveyard[8];
     int graveyard_len;
+    // Bytes of each buffer populated ahead of the slices (zgc_full.c).
+    size_t found_touched;
+    size_t parent_touched;
+    size_t ring_touched;
+    size_t map_touched;
+    size_t dir_touched;
 };
 
-/* World running: free the buffers a cycle was done with (called at the end
- * of every pause of a collection). */
-extern void _PyZgc_CycleFreeDeferred(struct _gc_runtime_state *gcstate);
+/* World running, at the end of every pause of a collection: free the
+ * buffers the cycle was done with, and populate the pages its next slices
+ * will write. */
+extern void _PyZgc_CycleAfterPause(struct _gc_runtime_state *gcstate);
 
 /* A cycle is in progress and `tstate` is not running it (NULL: a cycle is
  * in progress): only young collections may run until it ends
@@ -530,6 +541,10 @@ extern size_t _PyZgc_BufferSize(size_t size);
 extern void *_PyZgc_BufferGrow(void *ptr, size_t old_size, size_t new_size);
 
 extern void _PyZgc_BufferFree(void *ptr, size_t size);
+
+/* Populate the pages of buffer `ptr` from `*touched` up to `want` bytes
+ * (at most its size), keeping their contents; `*touched` is updated. */
+extern void _PyZgc_BufferPrefault(void *ptr, size_t *touched, size_t want);
 
 /* --- zgc_director.c: pacing ---------------------------------------------- */
 

@@ -119,8 +119,75 @@ free_later(struct _zgc_cycle *cycle, void *ptr, size_t size)
     }
 }
 
+static int found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n);
+
+/* Populating ahead.  The mark stack, found[] and the index's arrays are
+ * written a little further by every slice, and a first write to a page is
+ * a page fault, now and then a very slow one (zgc_buffer.c).  After every
+ * pause, with the world running, the collecting thread makes room for and
+ * populates PREFAULT_AHEAD bytes past where the slices write (the mark
+ * stack's top, found[]'s end, the index cursor; the directory whole), so
+ * that the next slices rarely fault.  The pages would be touched anyway:
+ * this moves the faults out of the pauses.  The thread holds `collecting`
+ * (zgc_stat.c's caller), so no slice runs meanwhile; a failure to grow is
+ * left to the slice, which reports it as it always did. */
+#define PREFAULT_AHEAD ((size_t)1 << 20)
+
+static void
+prefault_ahead(struct _zgc_cycle *cycle)
+{
+    struct _zgc_mark *mark = &cycle->mark;
+    size_t ahead_entries;
+    switch (cycle->phase) {
+    case CYCLE_MARK:
+        ahead_entries = PREFAULT_AHEAD / sizeof(*mark->items);
+        if (_PyZgc_MarkReserve(mark, mark->len + ahead_entries) == 0) {
+            _PyZgc_BufferPrefault(
+                mark->items, &mark->touched,
+                (mark->len + ahead_entries) * sizeof(*mark->items));
+        }
+        break;
+    case CYCLE_SWEEP:
+        ahead_entries = PREFAULT_AHEAD / sizeof(PyObject *);
+        if (found_reserve(cycle, cycle->nfound + ahead_entries) == 0) {
+            _PyZgc_BufferPrefault(
+                cycle->found, &cycle->found_touched,
+                (cycle->nfound + ahead_entries) * sizeof(PyObject *));
+        }
+        break;
+    case CYCLE_INDEX: {
+        // parent[] and ring[] are written at the cursor; the block maps
+        // in run order, which is found[] order; the directory anywhere.
+        size_t want = (cycle->cursor * sizeof(int32_t)) + PREFAULT_AHEAD;
+        size_t size = cycle->capindex * sizeof(int32_t);
+        want = want < size ? want : size;
+        _PyZgc_BufferPrefault(cycle->parent, &cycle->parent_touched, want);
+        _PyZgc_BufferPrefault(cycle->ring, &cycle->ring_touched, want);
+        if (cycle->blockmap != NULL) {
+            // From the next mapped run at or after the cursor's.
+            Py_ssize_t r = cycle->run_cursor;
+            while (r < cycle->nruns && cycle->runs[r].map < 0) {
+                r++;
+            }
+            if (r < cycle->nruns) {
+                size_t mwant = (size_t)cycle->runs[r].map * sizeof(int32_t)
+                               + PREFAULT_AHEAD;
+                size_t msize = cycle->capmap * sizeof(int32_t);
+                _PyZgc_BufferPrefault(cycle->blockmap, &cycle->map_touched,
+                                      mwant < msize ? mwant : msize);
+            }
+        }
+        _PyZgc_BufferPrefault(cycle->dir, &cycle->dir_touched,
+                              (cycle->dir_mask + 1) * sizeof(*cycle->dir));
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 void
-_PyZgc_CycleFreeDeferred(struct _gc_runtime_state *gcstate)
+_PyZgc_CycleAfterPause(struct _gc_runtime_state *gcstate)
 {
     struct _zgc_cycle *cycle = &gcstate->zgc_cycle;
     while (cycle->graveyard_len > 0) {
@@ -128,6 +195,7 @@ _PyZgc_CycleFreeDeferred(struct _gc_runtime_state *gcstate)
         _PyZgc_BufferFree(cycle->graveyard[cycle->graveyard_len].ptr,
                           cycle->graveyard[cycle->graveyard_len].size);
     }
+    prefault_ahead(cycle);
 }
 
 static void
@@ -191,19 +259,33 @@ cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
 }
 
 static int
+found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n)
+{
+    if (n <= cycle->capfound) {
+        return 0;
+    }
+    Py_ssize_t cap = cycle->capfound ? cycle->capfound : 8192;
+    while (cap < n) {
+        cap *= 2;
+    }
+    PyObject **found = _PyZgc_BufferGrow(
+        cycle->found, cycle->capfound * sizeof(*found), cap * sizeof(*found));
+    if (found == NULL) {
+        return -1;
+    }
+    cycle->found = found;
+    cycle->capfound = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*found))
+                                   / sizeof(*found));
+    return 0;
+}
+
+static int
 remember(struct _zgc_cycle *cycle, PyObject *op)
 {
-    if (cycle->nfound == cycle->capfound) {
-        Py_ssize_t cap = cycle->capfound ? cycle->capfound * 2 : 8192;
-        PyObject **found = _PyZgc_BufferGrow(
-            cycle->found, cycle->capfound * sizeof(*found),
-            cap * sizeof(*found));
-        if (found == NULL) {
-            return -1;
-        }
-        cycle->found = found;
-        cycle->capfound = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*found))
-                                       / sizeof(*found));
+    if (cycle->nfound == cycle->capfound
+        && found_reserve(cycle, cycle->nfound + 1) < 0)
+    {
+        return -1;
     }
     cycle->found[cycle->nfound++] = op;
     return 0;

@@ -75,20 +75,35 @@ _PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
     *mark = (struct _zgc_mark){ .color = interp->gc.zgc_color };
 }
 
+int
+_PyZgc_MarkReserve(struct _zgc_mark *mark, Py_ssize_t n)
+{
+    if (n <= mark->cap) {
+        return 0;
+    }
+    Py_ssize_t cap = mark->cap ? mark->cap : MARK_STACK_INITIAL;
+    while (cap < n) {
+        cap *= 2;
+    }
+    size_t size = (size_t)mark->cap * sizeof(*mark->items);
+    struct _zgc_mark_entry *items = _PyZgc_BufferGrow(
+        mark->items, size, (size_t)cap * sizeof(*items));
+    if (items == NULL) {
+        return -1;
+    }
+    mark->items = items;
+    mark->cap = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*items))
+                             / sizeof(*items));
+    return 0;
+}
+
 static int
 push(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
 {
-    if (mark->len == mark->cap) {
-        Py_ssize_t cap = mark->cap ? mark->cap * 2 : MARK_STACK_INITIAL;
-        size_t size = (size_t)mark->cap * sizeof(*mark->items);
-        struct _zgc_mark_entry *items = _PyZgc_BufferGrow(
-            mark->items, size, (size_t)cap * sizeof(*items));
-        if (items == NULL) {
-            return -1;
-        }
-        mark->items = items;
-        mark->cap = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*items))
-                                 / sizeof(*items));
+    if (mark->len == mark->cap
+        && _PyZgc_MarkReserve(mark, mark->len + 1) < 0)
+    {
+        return -1;
     }
     mark->items[mark->len++] = (struct _zgc_mark_entry){ op, pos };
     return 0;
@@ -379,6 +394,7 @@ _PyZgc_MarkDone(struct _zgc_mark *mark)
     mark->items = NULL;
     mark->len = 0;
     mark->cap = 0;
+    mark->touched = 0;
 }
 
 #endif  /* Py_ZGC */

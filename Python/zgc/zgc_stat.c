@@ -98,7 +98,7 @@ _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate)
     if (pause > t->pause_max) {
         t->pause_max = pause;
     }
-    _PyZgc_CycleFreeDeferred(gcstate);
+    _PyZgc_CycleAfterPause(gcstate);
 }
 
 void
