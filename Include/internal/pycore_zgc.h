@@ -251,7 +251,30 @@ extern int _PyZgc_MarkDrain(struct _zgc_mark *mark,
                             const struct _zgc_page_lookup *released,
                             uint64_t seq, Py_ssize_t budget);
 
+/* Move the top `n` entries (at most all) of `from` onto `to`.  -1 on
+ * out-of-memory. */
+extern int _PyZgc_MarkSplit(struct _zgc_mark *from, struct _zgc_mark *to,
+                            Py_ssize_t n);
+
+/* Exchange the stacks (entries and buffers) of `a` and `b`; O(1). */
+extern void _PyZgc_MarkSwap(struct _zgc_mark *a, struct _zgc_mark *b);
+
 extern void _PyZgc_MarkDone(struct _zgc_mark *mark);
+
+/* --- zgc_helper.c: the marking helper thread ---------------------------- */
+
+/* World stopped, in a mark slice of `interp`: have the helper drain
+ * `mark` until `deadline` alongside the caller.  0 if it is not available
+ * (turned off, busy with another interpreter's slice, or no CPU to spare
+ * for it); 1 if it started. */
+extern int _PyZgc_HelperBegin(PyInterpreterState *interp,
+                              struct _zgc_mark *mark,
+                              const struct _zgc_page_lookup *released,
+                              uint64_t seq, PyTime_t deadline);
+
+/* Stop the helper and wait for it (after a successful Begin, before the
+ * world runs again).  -1 if its drain ran out of memory. */
+extern int _PyZgc_HelperEnd(void);
 
 /* --- zgc_pages.c: the GC heaps a page at a time ------------------------- */
 
@@ -310,6 +333,7 @@ struct _zgc_cycle {
     uint8_t color;                // the cycle's color
     uint64_t seq;                 // page-release sequence number at start
     struct _zgc_mark mark;
+    struct _zgc_mark helper_mark; // the marking helper's stack
     struct _zgc_page_snapshot pages;
     struct _zgc_page_lookup released;   // pages released since `seq`
     PyObject **found;             // unmarked objects the sweep saw

@@ -101,6 +101,9 @@ enum {
 // Look at the clock every this many units of work.
 #define CLOCK_EVERY 64
 
+// Mark-stack entries handed to the marking helper at most at a time.
+#define HELPER_SHARE 4096
+
 // Free the buffer `ptr` of `size` bytes (zgc_buffer.c) once the world runs
 // again (or now, if too much is pending).
 static void
@@ -141,10 +144,12 @@ prefault_ahead(struct _zgc_cycle *cycle)
     switch (cycle->phase) {
     case CYCLE_MARK:
         ahead_entries = PREFAULT_AHEAD / sizeof(*mark->items);
-        if (_PyZgc_MarkReserve(mark, mark->len + ahead_entries) == 0) {
-            _PyZgc_BufferPrefault(
-                mark->items, &mark->touched,
-                (mark->len + ahead_entries) * sizeof(*mark->items));
+        for (int i = 0; i < 2; i++, mark = &cycle->helper_mark) {
+            if (_PyZgc_MarkReserve(mark, mark->len + ahead_entries) == 0) {
+                _PyZgc_BufferPrefault(
+                    mark->items, &mark->touched,
+                    (mark->len + ahead_entries) * sizeof(*mark->items));
+            }
         }
         break;
     case CYCLE_SWEEP:
@@ -201,11 +206,14 @@ _PyZgc_CycleAfterPause(struct _gc_runtime_state *gcstate)
 static void
 mark_done(struct _zgc_cycle *cycle)
 {
-    free_later(cycle, cycle->mark.items,
-               (size_t)cycle->mark.cap * sizeof(*cycle->mark.items));
-    cycle->mark.items = NULL;
-    cycle->mark.cap = 0;
-    _PyZgc_MarkDone(&cycle->mark);
+    struct _zgc_mark *stacks[2] = { &cycle->mark, &cycle->helper_mark };
+    for (int i = 0; i < 2; i++) {
+        free_later(cycle, stacks[i]->items,
+                   (size_t)stacks[i]->cap * sizeof(*stacks[i]->items));
+        stacks[i]->items = NULL;
+        stacks[i]->cap = 0;
+        _PyZgc_MarkDone(stacks[i]);
+    }
 }
 
 static void index_free(struct _zgc_cycle *cycle);
@@ -244,6 +252,7 @@ cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
     cycle->use_marks = use_marks;
     if (use_marks) {
         _PyZgc_MarkStart(interp, &cycle->mark);
+        cycle->helper_mark.color = cycle->mark.color;
     }
     _PyZgc_YoungCycleStart(interp);
     cycle->owner = _PyThreadState_GET();
@@ -651,16 +660,51 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
            PyTime_t deadline)
 {
     if (cycle->phase == CYCLE_MARK) {
+        // With a deadline, the marking helper (zgc_helper.c) drains a
+        // stack of its own alongside: when it has nothing, it gets the top
+        // HELPER_SHARE entries of ours.  Marking is done when both stacks
+        // are empty; what the helper leaves at the end of a slice waits
+        // for its next one, or becomes ours when ours runs dry.
+        struct _zgc_mark *mine = &cycle->mark, *its = &cycle->helper_mark;
         for (;;) {
-            int done = _PyZgc_MarkDrain(&cycle->mark, released, cycle->seq,
+            int helped = 0;
+            if (deadline) {
+                if (its->len == 0 && mine->len > 1
+                    && _PyZgc_MarkSplit(mine, its,
+                                        Py_MIN(mine->len / 2,
+                                               HELPER_SHARE)) < 0)
+                {
+                    return -1;
+                }
+                if (its->len > 0) {
+                    helped = _PyZgc_HelperBegin(_PyInterpreterState_GET(), its,
+                                                released, cycle->seq,
+                                                deadline);
+                }
+            }
+            int done;
+            do {
+                done = _PyZgc_MarkDrain(mine, released, cycle->seq,
                                         deadline ? CLOCK_EVERY : -1);
+            } while (done == 0 && !past(deadline));
+            if (helped && _PyZgc_HelperEnd() < 0) {
+                done = -1;
+            }
+            mine->marked += its->marked;
+            its->marked = 0;
             if (done < 0) {
                 return -1;
             }
-            if (done) {
+            if (done && its->len == 0) {
                 mark_done(cycle);   // keeps mark.marked
                 cycle->phase = CYCLE_SWEEP;
                 break;
+            }
+            if (done) {
+                // Ours is empty: take the helper's whole stack (swapping
+                // buffers: its stack can hold millions of entries, and
+                // copying them made slices of several milliseconds).
+                _PyZgc_MarkSwap(mine, its);
             }
             if (deadline && past(deadline)) {
                 return 0;

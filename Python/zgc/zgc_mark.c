@@ -2,7 +2,9 @@
  *
  * Owns the mark color, the mark stack and the tracer that marks the
  * tracked objects reachable from the known roots.  Everything here runs
- * with the world stopped (a full collection's first pause).
+ * with the world stopped (a full collection's slices), by the collecting
+ * thread and, on a stack of its own, the marking helper (zgc_helper.c;
+ * "Two tracers" below).
  *
  * Colors.  "Marked" means "has this cycle's color": bit 7 of ob_gc_bits
  * (unused upstream) equals gcstate->zgc_color.  A full collection flips
@@ -109,13 +111,49 @@ push(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
     return 0;
 }
 
+/* Two tracers.  Inside a mark slice the collecting thread and the marking
+ * helper (zgc_helper.c) each drain a stack of their own, with the world
+ * stopped.  They share only the objects: ob_gc_bits is read and written
+ * with atomic operations here, setting the color is an atomic or/and whose
+ * old value says who colored the object first (only that tracer pushes
+ * it), and tuples of atoms are untracked with an atomic and.  Everything
+ * else a tracer reads (tp_traverse of an object, a container's items) no
+ * one writes while the world is stopped. */
+static inline uint8_t
+gc_bits(PyObject *op)
+{
+    return _Py_atomic_load_uint8_relaxed(&op->ob_gc_bits);
+}
+
+// Untrack an exact tuple that can never be part of a cycle (every item
+// is there and is neither a GC object nor a tracked tuple), as upstream's
+// mark-alive pass does.  1 if it was untracked.
+static int
+untrack_tuple_of_atoms(PyObject *op)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(op); i++) {
+        PyObject *item = PyTuple_GET_ITEM(op, i);
+        if (item == NULL) {
+            return 0;
+        }
+        if (PyObject_IS_GC(item)
+            && (!PyTuple_CheckExact(item)
+                || (gc_bits(item) & _PyGC_BITS_TRACKED)))
+        {
+            return 0;
+        }
+    }
+    _Py_atomic_and_uint8(&op->ob_gc_bits, (uint8_t)~_PyGC_BITS_TRACKED);
+    return 1;
+}
+
 // Mark `op` if it is tracked, unfrozen and not yet marked, and push it so
 // that its referents get marked too.
 static int
 mark_visit(PyObject *op, void *arg)
 {
     struct _zgc_mark *mark = (struct _zgc_mark *)arg;
-    uint8_t bits = op->ob_gc_bits;
+    uint8_t bits = gc_bits(op);
     if ((bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN))
             != _PyGC_BITS_TRACKED
         || (bits & _PyGC_BITS_ZGC_COLOR) == mark->color
@@ -126,7 +164,15 @@ mark_visit(PyObject *op, void *arg)
         // this one's: they are not written.
         return 0;
     }
-    op->ob_gc_bits = (uint8_t)((bits & ~_PyGC_BITS_ZGC_COLOR) | mark->color);
+    // The marking helper may color the same object at the same moment:
+    // whoever changes the bit pushes the object.
+    uint8_t old = mark->color
+        ? _Py_atomic_or_uint8(&op->ob_gc_bits, _PyGC_BITS_ZGC_COLOR)
+        : _Py_atomic_and_uint8(&op->ob_gc_bits,
+                               (uint8_t)~_PyGC_BITS_ZGC_COLOR);
+    if ((old & _PyGC_BITS_ZGC_COLOR) == mark->color) {
+        return 0;
+    }
     mark->marked++;
     return push(mark, op, -1);
 }
@@ -355,18 +401,15 @@ _PyZgc_MarkDrain(struct _zgc_mark *mark,
             && _PyZgc_PageReleasedSince(released, op, seq)) {
             continue;
         }
-        if ((op->ob_gc_bits & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN))
+        if ((gc_bits(op) & (_PyGC_BITS_TRACKED | _PyGC_BITS_FROZEN))
             != _PyGC_BITS_TRACKED)
         {
             continue;
         }
-        if (entry.pos < 0 && PyTuple_CheckExact(op)) {
-            // As upstream's mark-alive pass does: a tuple that can never
-            // be part of a cycle stops being tracked (and needs no visit).
-            _PyTuple_MaybeUntrack(op);
-            if (!_PyObject_GC_IS_TRACKED(op)) {
-                continue;
-            }
+        if (entry.pos < 0 && PyTuple_CheckExact(op)
+            && untrack_tuple_of_atoms(op))
+        {
+            continue;           // and it needs no visit
         }
         int chunked = mark_chunk(mark, op, entry.pos);
         if (chunked < 0) {
@@ -385,6 +428,37 @@ _PyZgc_MarkDrain(struct _zgc_mark *mark,
         }
     }
     return 1;
+}
+
+int
+_PyZgc_MarkSplit(struct _zgc_mark *from, struct _zgc_mark *to,
+                 Py_ssize_t n)
+{
+    if (n > from->len) {
+        n = from->len;
+    }
+    if (_PyZgc_MarkReserve(to, to->len + n) < 0) {
+        return -1;
+    }
+    memcpy(to->items + to->len, from->items + from->len - n,
+           (size_t)n * sizeof(*from->items));
+    to->len += n;
+    from->len -= n;
+    return 0;
+}
+
+void
+_PyZgc_MarkSwap(struct _zgc_mark *a, struct _zgc_mark *b)
+{
+    struct _zgc_mark t = *a;
+    a->items = b->items;
+    a->len = b->len;
+    a->cap = b->cap;
+    a->touched = b->touched;
+    b->items = t.items;
+    b->len = t.len;
+    b->cap = t.cap;
+    b->touched = t.touched;
 }
 
 void

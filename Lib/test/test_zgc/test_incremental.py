@@ -433,6 +433,81 @@ class IncrementalFullCollectionTests(unittest.TestCase):
         del live
 
 
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class MarkingHelperTests(unittest.TestCase):
+    """Mark slices are shared with the marking helper thread (zgc_helper.c):
+    two tracers, each with its own stack, coloring objects with atomic
+    operations."""
+
+    def setUp(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+        gc.collect()
+
+    def tearDown(self):
+        gc.collect()
+        if self.enabled:
+            gc.enable()
+
+    def test_large_graph_marked_whole(self):
+        # A quiescent live graph much larger than one slice's marking:
+        # whatever either tracer leaves unmarked becomes a candidate (and
+        # is kept by validation), so few candidates means both stacks were
+        # drained and no push was lost between them.
+        live = build_live(200_000)
+        garbage = [Node(i) for i in range(5_000)]
+        for node in garbage:
+            node.ref = node
+        del garbage, node
+        with FullInfo() as full:
+            n = gc.collect()
+        self.assertEqual(n, 5_000 * 3)   # each Node: itself, list, dict
+        info = full.infos[-1]
+        self.assertGreater(info["pause_count"], 10)
+        self.assertLess(info["candidates"], 5_000 * 3 + 2_000)
+        self.assertEqual(check_graph(self, live[:50]), len(live))
+
+    def test_tuples_of_atoms_untracked(self):
+        # Marking untracks reachable tuples that can never be part of a
+        # cycle (as upstream's mark-alive does), and only those.
+        # (tuple() of a range is tracked when made; a tuple display of
+        # atoms is not even tracked.)
+        atoms = [tuple(range(i, i + 3)) for i in range(3_000)]
+        holders = [(i, []) for i in range(3_000)]
+        nested = [(tuple(range(i, i + 2)), 3) for i in range(3_000)]
+        self.assertTrue(all(gc.is_tracked(t) for t in atoms))
+        self.assertTrue(all(gc.is_tracked(t[0]) for t in nested))
+        gc.collect()
+        self.assertFalse(any(gc.is_tracked(t) for t in atoms))
+        self.assertTrue(all(gc.is_tracked(t) for t in holders))
+        self.assertFalse(any(gc.is_tracked(t[0]) for t in nested))
+
+    @support.requires_fork()
+    def test_fork_after_helper_ran(self):
+        # The child has no helper thread: it starts its own.
+        live = build_live(100_000)
+        gc.collect()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                gc.callbacks.clear()
+                for _ in range(3):
+                    a = Node(1)
+                    a.ref = a
+                    del a
+                    if gc.collect() < 1:
+                        code = 3
+                if check_graph(self, live[:10]) != len(live):
+                    code = 5
+            except BaseException:
+                code = 4
+            os._exit(code)
+        support.wait_process(pid, exitcode=0)
+        self.assertEqual(check_graph(self, live[:10]), len(live))
+
 
 class Pair:
     """A GC object with no __dict__: exact collected counts."""
