@@ -566,6 +566,12 @@ extern void *_PyZgc_BufferGrow(void *ptr, size_t old_size, size_t new_size);
 
 extern void _PyZgc_BufferFree(void *ptr, size_t size);
 
+/* Grow the buffer `*ptr` of `*cap` items of `item_size` bytes, by
+ * doubling (from `initial` if empty), until it holds at least `n`.  -1 on
+ * out-of-memory (the buffer is left as it was). */
+extern int _PyZgc_BufferReserve(void **ptr, Py_ssize_t *cap, Py_ssize_t n,
+                                size_t item_size, Py_ssize_t initial);
+
 /* Populate the pages of buffer `ptr` from `*touched` up to `want` bytes
  * (at most its size), keeping their contents; `*touched` is updated. */
 extern void _PyZgc_BufferPrefault(void *ptr, size_t *touched, size_t want);

@@ -71,6 +71,29 @@ _PyZgc_BufferGrow(void *ptr, size_t old_size, size_t new_size)
 #endif
 }
 
+int
+_PyZgc_BufferReserve(void **ptr, Py_ssize_t *cap, Py_ssize_t n,
+                     size_t item_size, Py_ssize_t initial)
+{
+    if (n <= *cap) {
+        return 0;
+    }
+    Py_ssize_t want = *cap ? *cap : initial;
+    while (want < n) {
+        want *= 2;
+    }
+    void *mem = _PyZgc_BufferGrow(*ptr, (size_t)*cap * item_size,
+                                  (size_t)want * item_size);
+    if (mem == NULL) {
+        return -1;
+    }
+    *ptr = mem;
+    // Whatever the rounding to granules adds is usable too.
+    *cap = (Py_ssize_t)(_PyZgc_BufferSize((size_t)want * item_size)
+                        / item_size);
+    return 0;
+}
+
 void
 _PyZgc_BufferPrefault(void *ptr, size_t *touched, size_t want)
 {

@@ -270,22 +270,8 @@ cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
 static int
 found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n)
 {
-    if (n <= cycle->capfound) {
-        return 0;
-    }
-    Py_ssize_t cap = cycle->capfound ? cycle->capfound : 8192;
-    while (cap < n) {
-        cap *= 2;
-    }
-    PyObject **found = _PyZgc_BufferGrow(
-        cycle->found, cycle->capfound * sizeof(*found), cap * sizeof(*found));
-    if (found == NULL) {
-        return -1;
-    }
-    cycle->found = found;
-    cycle->capfound = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*found))
-                                   / sizeof(*found));
-    return 0;
+    return _PyZgc_BufferReserve((void **)&cycle->found, &cycle->capfound, n,
+                                sizeof(PyObject *), 8192);
 }
 
 static int

@@ -80,23 +80,8 @@ _PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
 int
 _PyZgc_MarkReserve(struct _zgc_mark *mark, Py_ssize_t n)
 {
-    if (n <= mark->cap) {
-        return 0;
-    }
-    Py_ssize_t cap = mark->cap ? mark->cap : MARK_STACK_INITIAL;
-    while (cap < n) {
-        cap *= 2;
-    }
-    size_t size = (size_t)mark->cap * sizeof(*mark->items);
-    struct _zgc_mark_entry *items = _PyZgc_BufferGrow(
-        mark->items, size, (size_t)cap * sizeof(*items));
-    if (items == NULL) {
-        return -1;
-    }
-    mark->items = items;
-    mark->cap = (Py_ssize_t)(_PyZgc_BufferSize(cap * sizeof(*items))
-                             / sizeof(*items));
-    return 0;
+    return _PyZgc_BufferReserve((void **)&mark->items, &mark->cap, n,
+                                sizeof(*mark->items), MARK_STACK_INITIAL);
 }
 
 static int
