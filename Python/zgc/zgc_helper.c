@@ -45,6 +45,7 @@ static struct {
     pthread_mutex_t mutex;
     pthread_cond_t wake;
     int started;                  // 1: running; -1: could not start
+                                  // (read and written by the claimer)
     int claimed;                  // atomic: a slice holds the helper
     uint64_t posted;              // jobs posted (under mutex)
     // atomic: (job number << 2) | JOB_*: the job's progress.  The helper
@@ -191,9 +192,6 @@ _PyZgc_HelperBegin(PyInterpreterState *interp, struct _zgc_mark *mark,
                    const struct _zgc_page_lookup *released, uint64_t seq,
                    PyTime_t deadline)
 {
-    if (helper.started > 0 && !cpu_to_spare(interp)) {
-        return 0;
-    }
     int expected = 0;
     if (!_Py_atomic_compare_exchange_int(&helper.claimed, &expected, 1)) {
         return 0;
