@@ -519,9 +519,12 @@ index_add(struct _zgc_cycle *cycle, int32_t i)
     }
     PyObject *op = cycle->found[i];
     if (run->map >= 0) {
-        int32_t *entry = &cycle->blockmap[run->map + block_of(run, op)];
-        if (*entry == 0) {
-            *entry = i + 1;
+        // The map was sized from the run's last member: a member past it
+        // (the run out of block order, not expected) stays unmapped, so
+        // that its lookups miss rather than the map overflow.
+        uintptr_t b = block_of(run, op);
+        if (b < (uintptr_t)run->nmap && cycle->blockmap[run->map + b] == 0) {
+            cycle->blockmap[run->map + b] = i + 1;
         }
     }
     else if (i > run->first

@@ -440,14 +440,9 @@ class MarkingHelperTests(unittest.TestCase):
     operations."""
 
     def setUp(self):
-        self.enabled = gc.isenabled()
-        gc.disable()
+        self.enterContext(support.disable_gc())
+        self.addCleanup(gc.collect)
         gc.collect()
-
-    def tearDown(self):
-        gc.collect()
-        if self.enabled:
-            gc.enable()
 
     def test_large_graph_marked_whole(self):
         # A quiescent live graph much larger than one slice's marking:
