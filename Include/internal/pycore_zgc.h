@@ -634,10 +634,15 @@ extern size_t _mi_os_purge_failures(void);
 
 /* --- zgc_safepoint.c: spin-then-park in stop-the-world handshakes ------- */
 
+/* Record how many threads were running (attached) when `interp`'s last
+ * stop-the-world request was made, the requester included (pystate.c's
+ * stop_the_world(), under the HEAD lock). */
+extern void _PyZgc_NoteRunning(PyInterpreterState *interp, int running);
+
 /* Poll `*state` until it differs from `value`, yielding the CPU between
  * polls, for a bounded time: 1 if it changed, 0 if the caller should park
- * (pystate.c's tstate_wait_attach).  No polling at all while `interp` has
- * more threads than there are CPUs. */
+ * (pystate.c's tstate_wait_attach).  No polling at all when more threads
+ * were running at the request than there are CPUs. */
 extern int _PyZgc_SpinWhileState(PyInterpreterState *interp, int *state,
                                  int value);
 
