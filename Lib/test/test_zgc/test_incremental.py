@@ -353,6 +353,58 @@ class IncrementalFullCollectionTests(unittest.TestCase):
         self.assertLess(infos[0]["candidates"], 10_000)
         self.assertEqual(sum(len(h) for h in holders), 80_000)
 
+    def test_young_collections_nested_in_collect(self):
+        # gc.collect() runs the young collections that another thread's
+        # allocations make due between its slices itself, under the flag
+        # it holds for its whole discovery: no other thread's collection
+        # can start in between.  (The flag used to be handed to the nested
+        # collection, and another thread could win it in that instant, too
+        # narrow a window for this test to hit; it checks the invariant.)
+        live = build_live(200_000)
+        stop = threading.Event()
+
+        def allocate():
+            while not stop.is_set():
+                for i in range(1_000):
+                    node = Node(i)
+                    node.ref = node
+
+        events = []
+        main = threading.get_ident()
+
+        def record(phase, info):
+            events.append((phase, info["generation"], threading.get_ident()))
+
+        t = threading.Thread(target=allocate)
+        gc.enable()
+        try:
+            t.start()
+            gc.callbacks.append(record)
+            try:
+                for _ in range(3):
+                    events.append(("call", None, main))
+                    gc.collect()
+            finally:
+                gc.callbacks.remove(record)
+        finally:
+            stop.set()
+            t.join()
+            gc.disable()
+        nested = 0
+        inside = False      # after main's first young "start" in a call
+        for phase, generation, ident in events:
+            if phase == "call":
+                inside = False
+            elif ident != main:
+                self.assertFalse(inside, events)
+            elif phase == "start" and generation == 0:
+                inside = True
+                nested += 1
+            elif phase == "start":
+                inside = False
+        self.assertGreater(nested, 0)
+        self.assertEqual(check_graph(self, live[:10]), len(live))
+
     def test_threads_start_and_exit_mid_cycle(self):
         live = build_live()
         keep = []
