@@ -82,6 +82,9 @@ after_fork_child(void)
         {
             _Py_atomic_store_int(&gcstate->collecting, 0);
         }
+        // (Set and consumed by one thread with no safe point between, so
+        // it is empty here; a stale pointer could name a reused tstate.)
+        _Py_atomic_store_ptr_relaxed(&gcstate->zgc_nested_young, NULL);
     }
 }
 
