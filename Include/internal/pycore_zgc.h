@@ -511,6 +511,10 @@ extern void _PyZgc_StatsAdoptCycle(struct _gc_runtime_state *gcstate);
 /* Around every _PyEval_StopTheWorld() .. _PyEval_StartTheWorld(). */
 extern void _PyZgc_PauseBegin(struct _gc_runtime_state *gcstate);
 extern void _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate);
+/* Hold while writing or copying zgc_totals and generation_stats:
+ * gc.get_stats() may run in any thread during a collection. */
+extern void _PyZgc_StatsLock(struct _gc_runtime_state *gcstate);
+extern void _PyZgc_StatsUnlock(struct _gc_runtime_state *gcstate);
 /* The collection is done: add it to the generation's totals and write its
  * line to the GC log, if one is open. */
 extern void _PyZgc_StatsStop(struct _gc_runtime_state *gcstate,

@@ -78,7 +78,7 @@ after_fork_child(void)
             _PyZgc_CycleForget(tstate->interp);
         }
         if (_Py_atomic_load_int_relaxed(&gcstate->collecting)
-            && gcstate->zgc_collector != tstate)
+            && _Py_atomic_load_ptr_relaxed(&gcstate->zgc_collector) != tstate)
         {
             _Py_atomic_store_int(&gcstate->collecting, 0);
         }

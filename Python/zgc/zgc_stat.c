@@ -92,13 +92,32 @@ _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate)
     // the slices of a detached cycle belong to no collection yet, and the
     // cycle may never complete (abandoned, or forgotten at fork).
     struct _zgc_generation_totals *t = &gcstate->zgc_totals[s->generation];
+    _PyZgc_StatsLock(gcstate);
     t->pause_histogram[pause_bucket(pause)]++;
     t->pause_count++;
     t->pause_total += pause;
     if (pause > t->pause_max) {
         t->pause_max = pause;
     }
+    _PyZgc_StatsUnlock(gcstate);
     _PyZgc_CycleAfterPause(gcstate);
+}
+
+/* The totals are written by the collecting thread (which holds
+ * `collecting`) and read by gc.get_stats() in any thread.  Both sides hold
+ * the lock only to copy or bump a few fields, with no safe point inside,
+ * so a thread never waits for one that a stop-the-world request stopped;
+ * they wait attached. */
+void
+_PyZgc_StatsLock(struct _gc_runtime_state *gcstate)
+{
+    PyMutex_LockFlags(&gcstate->zgc_stats_mutex, _Py_LOCK_DONT_DETACH);
+}
+
+void
+_PyZgc_StatsUnlock(struct _gc_runtime_state *gcstate)
+{
+    PyMutex_Unlock(&gcstate->zgc_stats_mutex);
 }
 
 void
@@ -111,9 +130,11 @@ _PyZgc_StatsStop(struct _gc_runtime_state *gcstate, Py_ssize_t collected,
     s->duration = now - s->start;
 
     struct _zgc_generation_totals *t = &gcstate->zgc_totals[s->generation];
+    _PyZgc_StatsLock(gcstate);
     t->duration += s->duration;
     t->visited += s->visited;
     t->purged += s->purged;
+    _PyZgc_StatsUnlock(gcstate);
     _PyZgc_LogCollection(gcstate, collected + uncollectable);
 }
 
