@@ -1,8 +1,10 @@
 """What pyzgc reports about each collection in gc.callbacks' "stop" info."""
 import gc
 import sysconfig
+import threading
 import unittest
 import weakref
+from test.support import threading_helper
 
 ZGC = sysconfig.get_config_var("Py_ZGC") == 1
 
@@ -122,6 +124,43 @@ class GetStatsTests(unittest.TestCase):
                             after["pause_histogram"]):
                 self.assertGreaterEqual(a, b)
             self.check(after)
+
+    @threading_helper.requires_working_threading()
+    def test_consistent_while_threads_collect(self):
+        # gc.get_stats() in one thread while another collects: every
+        # snapshot is whole (a pause's count and its histogram bucket are
+        # updated together, under the lock the snapshot takes) and the
+        # totals never go back.
+        stop = threading.Event()
+
+        def churn():
+            while not stop.is_set():
+                a = Node()
+                a.ref = a
+
+        enabled = gc.isenabled()
+        gc.enable()
+        t = threading.Thread(target=churn)
+        t.start()
+        try:
+            last = gc.get_stats()
+            seen = 0
+            for _ in range(3_000):
+                stats = gc.get_stats()
+                for before, entry in zip(last, stats):
+                    self.assertEqual(sum(entry["pause_histogram"]),
+                                     entry["pause_count"])
+                    for key in ("collections", "pause_count", "visited",
+                                "duration", "pause_total"):
+                        self.assertGreaterEqual(entry[key], before[key], key)
+                seen += stats[0]["collections"] > last[0]["collections"]
+                last = stats
+        finally:
+            stop.set()
+            t.join()
+            if not enabled:
+                gc.disable()
+        self.assertGreater(seen, 0)
 
 
 if __name__ == "__main__":
