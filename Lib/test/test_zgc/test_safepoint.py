@@ -150,7 +150,10 @@ class SafepointTests(unittest.TestCase):
             done.append(n)
 
         self.run_blockers(body)
-        self.assertGreater(done[0], 100)
+        # Progress, not speed: about 1,500 rounds on an idle 2-CPU machine,
+        # 27-330 with two CPU burners beside it (either spin policy); a
+        # handshake that hangs makes none.
+        self.assertGreater(done[0], 10)
 
     @support.requires_fork()
     def test_fork_while_threads_block(self):
