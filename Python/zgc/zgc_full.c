@@ -218,6 +218,17 @@ mark_done(struct _zgc_cycle *cycle)
 
 static void index_free(struct _zgc_cycle *cycle);
 
+// Zero the cycle but its graveyard: buffers freed by a cycle that ended
+// (or was abandoned, after its last pause) wait there for the end of the
+// next pause, which may be the one that starts the next cycle.
+static void
+cycle_reset(struct _zgc_cycle *cycle)
+{
+    struct _zgc_cycle kept = { .graveyard_len = cycle->graveyard_len };
+    memcpy(kept.graveyard, cycle->graveyard, sizeof(kept.graveyard));
+    *cycle = kept;
+}
+
 static void
 cycle_free(struct _zgc_cycle *cycle)
 {
@@ -229,9 +240,7 @@ cycle_free(struct _zgc_cycle *cycle)
     PyMem_RawFree(cycle->runs);
     free_later(cycle, cycle->parent, cycle->capindex * sizeof(int32_t));
     free_later(cycle, cycle->ring, cycle->capindex * sizeof(int32_t));
-    struct _zgc_cycle kept = { .graveyard_len = cycle->graveyard_len };
-    memcpy(kept.graveyard, cycle->graveyard, sizeof(kept.graveyard));
-    *cycle = kept;
+    cycle_reset(cycle);
 }
 
 static int
@@ -246,7 +255,7 @@ cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
     }
     gcstate->zgc_colors_stale = 1;
 
-    *cycle = (struct _zgc_cycle){0};
+    cycle_reset(cycle);
     cycle->seq = _PyZgc_PageReleaseSeq();
     cycle->net_at_start = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
     cycle->use_marks = use_marks;
