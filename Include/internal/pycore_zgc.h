@@ -177,12 +177,15 @@ extern int _PyZgc_TrashGather(PyInterpreterState *interp,
 extern int _PyZgc_CandidatesReserve(struct _zgc_candidates *set,
                                     Py_ssize_t n);
 
-/* Add a tracked object that is not a member yet.  -1 on out-of-memory
- * (nothing changed). */
+/* Add a tracked object that is not a member yet; its gc_refs starts as
+ * its refcount.  Only inside the pause that validates the set, after the
+ * host merged refcounts.  -1 on out-of-memory (nothing changed). */
 extern int _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op);
 
-/* gc_refs = refcount - references from inside the set, for every member.
- * The host must then add the deferred references of the thread stacks. */
+/* gc_refs = refcount - references from inside the set, for every member
+ * (subtract the references from inside the set from the refcount each
+ * member was added with).  The host must then add the deferred references
+ * of the thread stacks. */
 extern void _PyZgc_ValidateCountRefs(struct _zgc_candidates *set);
 
 /* The visitor that subtracts internal references; deferred stack

@@ -76,10 +76,20 @@ _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op)
     if (set->len == set->cap && _PyZgc_CandidatesReserve(set, 1) < 0) {
         return -1;
     }
-    // ob_tid is borrowed for gc_refs until the host restores it (from the
-    // segment's owner, as for every object a collection visits).
     op->ob_gc_bits |= _PyGC_BITS_UNREACHABLE;
-    op->ob_tid = 0;
+    // ob_tid is borrowed for gc_refs until the host restores it (from the
+    // segment's owner, as for every object a collection visits).  It starts
+    // as the refcount, less the deferred-refcount bias: members are only
+    // added inside the pause that validates them, after the host merged
+    // per-thread and queued refcounts, and nothing changes a refcount
+    // until the counting pass (writing it now spares that pass a second
+    // visit of every member).
+    Py_ssize_t refcount = Py_REFCNT(op);
+    if (_PyObject_HasDeferredRefcount(op)) {
+        refcount -= _Py_REF_DEFERRED;
+    }
+    _PyObject_ASSERT(op, refcount >= 0);
+    op->ob_tid = (uintptr_t)refcount;
     set->items[set->len++] = op;
     return 0;
 }
@@ -147,18 +157,8 @@ _PyZgc_VisitDecrefCandidate(PyObject *op, void *arg)
 void
 _PyZgc_ValidateCountRefs(struct _zgc_candidates *set)
 {
-    // gc_refs = refcount (exact: the host merged per-thread and queued
-    // refcounts) less the deferred-refcount bias ...
-    for (Py_ssize_t i = 0; i < set->len; i++) {
-        PyObject *op = set->items[i];
-        Py_ssize_t refcount = Py_REFCNT(op);
-        if (_PyObject_HasDeferredRefcount(op)) {
-            refcount -= _Py_REF_DEFERRED;
-        }
-        _PyObject_ASSERT(op, refcount >= 0);
-        op->ob_tid = (uintptr_t)refcount;
-    }
-    // ... less the references from inside the set.
+    // gc_refs holds the refcount since the member was added
+    // (_PyZgc_CandidateAdd): subtract the references from inside the set.
     for (Py_ssize_t i = 0; i < set->len; i++) {
         PyObject *op = set->items[i];
         Py_TYPE(op)->tp_traverse(op, _PyZgc_VisitDecrefCandidate, NULL);
