@@ -359,8 +359,8 @@ struct _zgc_cycle {
     // completes the cycle (zgc_stat.c).
     struct _zgc_collection_stats stats;
     // Validation in batches of whole components (zgc_full.c): the found
-    // objects are linked into components (union-find over found[] indices,
-    // each component also a ring), then taken a batch at a time.
+    // objects are linked into components (union-find over found[]
+    // indices), then taken a batch at a time.
     int batched;                  // found[] is linked into components
     Py_ssize_t cursor;            // next found[] index to index/link/take
     // The index from address to found[] index (zgc_full.c): one run per
@@ -374,14 +374,13 @@ struct _zgc_cycle {
     Py_ssize_t dir_mask;
     int32_t *blockmap;            // block index -> found index + 1
     Py_ssize_t capmap;
-    int32_t *parent;              // union-find forest over found[]; then
-                                  // the batch order (zgc_full.c's plan)
-    int32_t *ring;                // next member of the component; -1:
-                                  // planned (freed once all are)
-    Py_ssize_t capindex;          // entries of parent and ring
+    int32_t *parent;              // union-find forest over found[]
+                                  // (freed once the plan is written)
+    int32_t *order;               // the batch order (zgc_full.c's plan)
+    Py_ssize_t capindex;          // entries of parent and order
     Py_ssize_t planned;           // entries of the batch order written
-    int32_t plan_first;           // component being written (-1: none)
-    int32_t plan_next;            // its next member to write
+    int plan_pass;                // the plan's pass over found[]
+    Py_ssize_t plan_place;        // order[] places given to components
     Py_ssize_t batches;           // validation batches taken so far
     Py_ssize_t net_at_batch;      // gcstate->zgc_net_objects at the last
     // Large buffers the cycle is done with, freed once the world runs again
@@ -391,7 +390,7 @@ struct _zgc_cycle {
     // Bytes of each buffer populated ahead of the slices (zgc_full.c).
     size_t found_touched;
     size_t parent_touched;
-    size_t ring_touched;
+    size_t order_touched;
     size_t map_touched;
     size_t dir_touched;
 };

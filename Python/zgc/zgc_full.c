@@ -98,6 +98,17 @@ enum {
 // stay below INT32_MAX / 4: worth_linking()).
 #define ORDER_FIRST ((int32_t)1 << 30)
 
+// While the plan runs, a component's root in the forest holds ROOT_TAG
+// (the sign bit: no index is negative) with its member count, then with
+// the next place of the batch order its members go to, and ROOT_FRESH
+// until the first of them has gone there.
+#define ROOT_TAG INT32_MIN
+#define ROOT_FRESH ((int32_t)1 << 30)
+#define ROOT_VALUE (ROOT_FRESH - 1)
+
+// The plan's passes over found[] (see CYCLE_PLAN in cycle_work()).
+enum { PLAN_ROOTS, PLAN_COUNT, PLAN_PLACES, PLAN_WRITE };
+
 // Look at the clock every this many units of work.
 #define CLOCK_EVERY 64
 
@@ -161,13 +172,13 @@ prefault_ahead(struct _zgc_cycle *cycle)
         }
         break;
     case CYCLE_INDEX: {
-        // parent[] and ring[] are written at the cursor; the block maps
+        // parent[] and order[] are written at the cursor; the block maps
         // in run order, which is found[] order; the directory anywhere.
         size_t want = (cycle->cursor * sizeof(int32_t)) + PREFAULT_AHEAD;
         size_t size = cycle->capindex * sizeof(int32_t);
         want = want < size ? want : size;
         _PyZgc_BufferPrefault(cycle->parent, &cycle->parent_touched, want);
-        _PyZgc_BufferPrefault(cycle->ring, &cycle->ring_touched, want);
+        _PyZgc_BufferPrefault(cycle->order, &cycle->order_touched, want);
         if (cycle->blockmap != NULL) {
             // From the next mapped run at or after the cursor's.
             Py_ssize_t r = cycle->run_cursor;
@@ -239,7 +250,7 @@ cycle_free(struct _zgc_cycle *cycle)
     index_free(cycle);
     PyMem_RawFree(cycle->runs);
     free_later(cycle, cycle->parent, cycle->capindex * sizeof(int32_t));
-    free_later(cycle, cycle->ring, cycle->capindex * sizeof(int32_t));
+    free_later(cycle, cycle->order, cycle->capindex * sizeof(int32_t));
     cycle_reset(cycle);
 }
 
@@ -356,10 +367,10 @@ still_candidate(struct _zgc_cycle *cycle,
  * kept by both halves.  Index: from an address to its found[] index (below).
  * Link: traverse every found object that is still a candidate and join its
  * component with that of each referent that is a found object (union-find
- * with path halving; a component is also a ring through `ring`, spliced on
- * union, so that it can be taken whole from any member).  Plan: walk the
- * rings once and write the batch order, each component's members next to
- * each other, so that a batch reads a stretch of it and never skips.
+ * with path halving).  Plan: a counting sort of found[] indices by
+ * component writes the batch order, each component's members next to each
+ * other and in address order, so that a batch reads a stretch of it and
+ * never skips, and its pauses visit memory in order.
  *
  * All three run in slices.  Links reflect the graph when they were made: a
  * mutator that changes it later (only objects it can reach, i.e. live
@@ -485,9 +496,9 @@ index_start(struct _zgc_cycle *cycle)
     cycle->capindex = cycle->nfound;
     cycle->parent = _PyZgc_BufferGrow(NULL, 0,
                                       cycle->capindex * sizeof(int32_t));
-    cycle->ring = _PyZgc_BufferGrow(NULL, 0,
-                                    cycle->capindex * sizeof(int32_t));
-    if (cycle->parent == NULL || cycle->ring == NULL) {
+    cycle->order = _PyZgc_BufferGrow(NULL, 0,
+                                     cycle->capindex * sizeof(int32_t));
+    if (cycle->parent == NULL || cycle->order == NULL) {
         return -1;
     }
     cycle->cursor = 0;
@@ -543,7 +554,7 @@ index_add(struct _zgc_cycle *cycle, int32_t i)
         run->nmap = -1;
     }
     cycle->parent[i] = i;
-    cycle->ring[i] = i;
+    cycle->order[i] = i;            // populates the page, in the slice
 }
 
 static int32_t
@@ -627,9 +638,6 @@ link_visit(PyObject *op, void *arg)
     int32_t b = find_root(cycle->parent, j);
     if (a != b) {
         cycle->parent[b] = a;
-        int32_t t = cycle->ring[a];
-        cycle->ring[a] = cycle->ring[b];
-        cycle->ring[b] = t;
     }
     return 0;
 }
@@ -764,56 +772,99 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
                 (void)Py_TYPE(op)->tp_traverse(op, link_visit, &link);
             }
         }
-        // The index has served; the rings stay, and the forest's memory
-        // becomes the batch order.
+        // The index has served; the forest becomes the plan.
         index_free(cycle);
         cycle->cursor = 0;
-        cycle->planned = 0;
-        cycle->plan_first = -1;
+        cycle->plan_pass = PLAN_ROOTS;
+        cycle->plan_place = 0;
         cycle->phase = CYCLE_PLAN;
     }
     if (cycle->phase == CYCLE_PLAN) {
         // Write the batch order: the members of each component next to
-        // each other, components in found[] order of their first member,
-        // which is flagged.  Only the collector's own arrays are read, no
-        // object.  Without it, a batch skipped the found[] entries taken
-        // with the components of earlier batches: with the members of
-        // most components spread over pages of several size classes, the
-        // batch that reached the tail of found[] skipped millions of
-        // them (1.2-2.4 ms pauses at 4M live objects).
-        int32_t *order = cycle->parent;
+        // each other, in found[] order, which is address order; the first
+        // member of each is flagged.  Four passes over found[] indices,
+        // reading and writing only parent[] and order[], no object:
+        //   roots:  parent[i] = the root of i's component;
+        //   count:  each root counts its members (tagged, see ROOT_TAG);
+        //   places: each root gets its component's first place in order[]
+        //           (components in the order of their roots);
+        //   write:  each member, in index order, goes to its component's
+        //           next place.
+        // Validation then visits a batch's objects in address order,
+        // component by component: walking each component in the order it
+        // was linked (as the plan once did) made every phase of a large
+        // batch's pause a cache and TLB miss per object (a 1M-object
+        // component: 430 ms).  Without the plan, a batch skipped the
+        // found[] entries taken with the components of earlier batches:
+        // with the members of most components spread over pages of
+        // several size classes, the batch that reached the tail of
+        // found[] skipped millions of them (1.2-2.4 ms pauses at 4M live
+        // objects).
+        int32_t *parent = cycle->parent;
         for (Py_ssize_t work = 0; ; work++) {
             if ((work % (CLOCK_EVERY * 16)) == 0
                 && deadline && past(deadline)) {
                 return 0;
             }
-            if (cycle->plan_first < 0) {
-                if (cycle->cursor >= cycle->nfound) {
+            if (cycle->cursor == cycle->nfound) {
+                if (cycle->plan_pass == PLAN_WRITE) {
                     break;
                 }
-                int32_t i = (int32_t)cycle->cursor++;
-                if (cycle->ring[i] < 0) {
-                    continue;       // written with an earlier member
+                cycle->plan_pass++;
+                cycle->cursor = 0;
+                continue;
+            }
+            int32_t i = (int32_t)cycle->cursor++;
+            int32_t v = parent[i];
+            switch (cycle->plan_pass) {
+            case PLAN_ROOTS:
+                parent[i] = find_root(parent, i);
+                break;
+            case PLAN_COUNT: {
+                // A member's label is its root (untagged); a root is
+                // untagged until its first member is counted.
+                int32_t r = (v >= 0 && v != i) ? v : i;
+                int32_t w = parent[r];
+                parent[r] = w >= 0 ? (ROOT_TAG | 1) : w + 1;
+                break;
+            }
+            case PLAN_PLACES:
+                if (v < 0) {
+                    parent[i] = ROOT_TAG | ROOT_FRESH
+                                | (int32_t)cycle->plan_place;
+                    cycle->plan_place += v & ROOT_VALUE;
                 }
-                cycle->plan_first = i;
-                cycle->plan_next = i;
+                break;
+            default: {
+                int32_t r = v < 0 ? i : v;
+                int32_t w = parent[r];
+                int32_t place = w & ROOT_VALUE;
+                parent[r] = ROOT_TAG | (place + 1);
+                cycle->order[place] = (w & ROOT_FRESH) ? (i | ORDER_FIRST)
+                                                       : i;
+                break;
             }
-            int32_t m = cycle->plan_next;
-            int32_t next = cycle->ring[m];
-            cycle->ring[m] = -1;
-            order[cycle->planned++] =
-                m == cycle->plan_first ? (m | ORDER_FIRST) : m;
-            if (next == cycle->plan_first) {
-                cycle->plan_first = -1;
-            }
-            else {
-                cycle->plan_next = next;
             }
         }
-        // Every ring was walked (all -1 now): only the order is read from
-        // here on.
-        free_later(cycle, cycle->ring, cycle->capindex * sizeof(int32_t));
-        cycle->ring = NULL;
+        assert(cycle->plan_place == cycle->nfound);
+#ifndef NDEBUG
+        // Every found index is in the order exactly once (a member taken
+        // twice would have its references subtracted twice).
+        char *seen = PyMem_RawCalloc(cycle->nfound + 1, 1);
+        if (seen != NULL) {
+            for (Py_ssize_t k = 0; k < cycle->nfound; k++) {
+                int32_t e = cycle->order[k] & ~ORDER_FIRST;
+                assert(e >= 0 && e < cycle->nfound && !seen[e]);
+                assert(k > 0 || (cycle->order[k] & ORDER_FIRST));
+                seen[e] = 1;
+            }
+            PyMem_RawFree(seen);
+        }
+#endif
+        // Only the order is read from here on.
+        free_later(cycle, cycle->parent, cycle->capindex * sizeof(int32_t));
+        cycle->parent = NULL;
+        cycle->planned = cycle->nfound;
         cycle->cursor = 0;
         cycle->batched = 1;
         cycle->phase = CYCLE_READY;
@@ -878,7 +929,7 @@ take_batch(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
     // `target` were looked at.
     Py_ssize_t target = _PyZgc_BatchObjects();
     Py_ssize_t taken = 0;
-    const int32_t *order = cycle->parent;
+    const int32_t *order = cycle->order;
     while (cycle->cursor < cycle->planned) {
         int32_t e = order[cycle->cursor];
         if ((e & ORDER_FIRST) && taken >= target) {

@@ -682,6 +682,45 @@ class BatchedValidationTests(unittest.TestCase):
         self.assertEqual(gc.collect(), 50_000)
         self.assertIsNone(r())
 
+    def test_interleaved_components_of_many_sizes(self):
+        # The plan sorts found objects by component (zgc_full.c): here the
+        # members of components of 1 to 300 objects are allocated
+        # interleaved, each component linked in an order unrelated to its
+        # members' addresses, next to live objects.  Every component must
+        # be taken whole, each member once: exact count, nothing revived,
+        # nothing live lost.
+        rng = random.Random(7)
+        sizes = [1 + (k * 37) % 300 for k in range(600)]
+        members = [[] for _ in sizes]
+        keep = []
+        pending = [k for k, size in enumerate(sizes) for _ in range(size)]
+        rng.shuffle(pending)
+        for k in pending:
+            members[k].append(Pair())
+            if len(keep) < 20_000:
+                keep.append(Pair())
+        refs = []
+        for group in members:
+            order = group[:]
+            rng.shuffle(order)
+            for i, p in enumerate(order):
+                p.ref = order[(i + 1) % len(order)]
+                p.other = order[rng.randrange(len(order))]
+            refs.extend(weakref.ref(p) for p in group)
+        # One live object refers into nothing garbage; garbage refers to
+        # live objects (not counted, never freed).
+        for group in members[::5]:
+            group[0].other = keep[rng.randrange(len(keep))]
+        total = sum(sizes)
+        del members, group, order, p, pending
+        with FullInfo() as full:
+            n = gc.collect()
+        self.assertEqual(n, total)
+        self.assertGreater(full.infos[-1]["batches"], 2)
+        self.assertEqual(sum(1 for r in refs if r() is not None), 0)
+        self.assertEqual(len(keep), 20_000)
+        self.assertTrue(all(type(p) is Pair for p in keep))
+
     def test_finalizers_and_callbacks_revive_later_batches(self):
         # Weakref callbacks of one batch's garbage fetch, through weakrefs,
         # garbage that a later batch has not validated yet: it is alive
