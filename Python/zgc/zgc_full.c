@@ -800,9 +800,11 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
         // several size classes, the batch that reached the tail of
         // found[] skipped millions of them (1.2-2.4 ms pauses at 4M live
         // objects).
+        // A step reads one or two random entries of parent[] (and a
+        // root's path, in the first pass): look at the clock every 256.
         int32_t *parent = cycle->parent;
         for (Py_ssize_t work = 0; ; work++) {
-            if ((work % (CLOCK_EVERY * 16)) == 0
+            if ((work % (CLOCK_EVERY * 4)) == 0
                 && deadline && past(deadline)) {
                 return 0;
             }
