@@ -378,7 +378,6 @@ struct _zgc_cycle {
                                   // (freed once the plan is written)
     int32_t *order;               // the batch order (zgc_full.c's plan)
     Py_ssize_t capindex;          // entries of parent and order
-    Py_ssize_t planned;           // entries of the batch order written
     int plan_pass;                // the plan's pass over found[]
     Py_ssize_t plan_place;        // order[] places given to components
     Py_ssize_t batches;           // validation batches taken so far

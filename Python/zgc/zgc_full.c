@@ -866,7 +866,6 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
         // Only the order is read from here on.
         free_later(cycle, cycle->parent, cycle->capindex * sizeof(int32_t));
         cycle->parent = NULL;
-        cycle->planned = cycle->nfound;
         cycle->cursor = 0;
         cycle->batched = 1;
         cycle->phase = CYCLE_READY;
@@ -932,7 +931,8 @@ take_batch(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
     Py_ssize_t target = _PyZgc_BatchObjects();
     Py_ssize_t taken = 0;
     const int32_t *order = cycle->order;
-    while (cycle->cursor < cycle->planned) {
+    // The plan ordered every found object (cycle->batched).
+    while (cycle->cursor < cycle->nfound) {
         int32_t e = order[cycle->cursor];
         if ((e & ORDER_FIRST) && taken >= target) {
             break;
@@ -945,7 +945,7 @@ take_batch(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
             return -1;
         }
     }
-    return cycle->cursor < cycle->planned;
+    return cycle->cursor < cycle->nfound;
 }
 
 int

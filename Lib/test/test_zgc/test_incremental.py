@@ -707,8 +707,8 @@ class BatchedValidationTests(unittest.TestCase):
                 p.ref = order[(i + 1) % len(order)]
                 p.other = order[rng.randrange(len(order))]
             refs.extend(weakref.ref(p) for p in group)
-        # One live object refers into nothing garbage; garbage refers to
-        # live objects (not counted, never freed).
+        # Nothing live refers to the garbage; some garbage refers to live
+        # objects (they are not counted and must not be freed).
         for group in members[::5]:
             group[0].other = keep[rng.randrange(len(keep))]
         total = sum(sizes)
