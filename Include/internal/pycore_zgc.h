@@ -279,6 +279,10 @@ extern int _PyZgc_HelperBegin(PyInterpreterState *interp,
  * world runs again).  -1 if its drain ran out of memory. */
 extern int _PyZgc_HelperEnd(void);
 
+/* Is a mark slice using the helper (or about to)?  Then no thread spins
+ * in a stop-the-world wait (zgc_safepoint.c). */
+extern int _PyZgc_HelperClaimed(void);
+
 /* --- zgc_pages.c: the GC heaps a page at a time ------------------------- */
 
 struct _zgc_page_ref {

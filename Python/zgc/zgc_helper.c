@@ -172,19 +172,29 @@ start_helper(void)
 
 /* Is there a CPU for the helper?  A slice must wait for the helper to
  * stop before the world runs again, so a helper that the OS deschedules
- * (a sleeping Python thread woke up on its CPU) makes the slice as long
- * as its wait for a CPU: 1-2.5 ms, measured with a probe thread on 2
- * CPUs.  So by default it only helps while every Python thread of the
- * interpreter and the helper could each have a CPU. */
+ * makes the slice as long as its wait for a CPU.  So by default it only
+ * helps while the threads that were running when the world was stopped
+ * (the collecting thread included: zgc_safepoint.c counts them) and the
+ * helper can each have a CPU.  Threads that were blocked (a sleep, a lock,
+ * I/O) do not count: one that wakes during the slice parks at once, since
+ * no thread spins while the helper is claimed (zgc_safepoint.c), so it
+ * takes a CPU from the helper or the collector for a few microseconds only.
+ * (Counting every thread of the interpreter, as this did before, kept the
+ * helper off in any program with a second thread, even a sleeping one.) */
 static int
 cpu_to_spare(PyInterpreterState *interp)
 {
     if (policy == HELPER_ON) {
         return 1;
     }
-    // threads.count: threads started by the threading module; plus the
-    // main thread and the helper.
-    return _Py_atomic_load_ssize_relaxed(&interp->threads.count) + 2 <= ncpu;
+    return _Py_atomic_load_int_relaxed(&interp->gc.zgc_stw_running) + 1
+           <= ncpu;
+}
+
+int
+_PyZgc_HelperClaimed(void)
+{
+    return _Py_atomic_load_int_relaxed(&helper.claimed);
 }
 
 int

@@ -22,6 +22,9 @@
  * waits for (measured with 7 threads on 2 CPUs: the 90th percentile of a
  * young collection's pause went from 0.09-0.17 ms to 0.23-0.27 ms with
  * spinning), and sched_yield() does not reliably hand the CPU over.
+ * Nor while the marking helper is claimed (zgc_helper.c): a mark slice
+ * lasts its whole budget, longer than any spin, and a spinner would take
+ * the CPU the helper was given.
  * Threads blocked in a join, a lock wait or a sleep take no CPU and do
  * not count.
  *
@@ -72,6 +75,11 @@ _PyZgc_NoteRunning(PyInterpreterState *interp, int running)
 static int
 worth_spinning(PyInterpreterState *interp)
 {
+    // A mark slice with the helper: the collector and the helper take
+    // their CPUs for the whole slice budget, longer than any spin.
+    if (_PyZgc_HelperClaimed()) {
+        return 0;
+    }
     int n = _Py_atomic_load_int_relaxed(&ncpu);
     if (n == 0) {
         long online = -1;
@@ -108,7 +116,7 @@ spin_until(PyInterpreterState *interp, int (*done)(void *), void *arg)
         }
         spin_pause();
         (void)PyTime_PerfCounterRaw(&now);
-        if (now - start > ZGC_SPIN_NS) {
+        if (now - start > ZGC_SPIN_NS || _PyZgc_HelperClaimed()) {
             return 0;
         }
     }

@@ -538,6 +538,45 @@ class MarkingHelperTests(unittest.TestCase):
         self.assertTrue(all(gc.is_tracked(t) for t in holders))
         self.assertFalse(any(gc.is_tracked(t[0]) for t in nested))
 
+    @threading_helper.requires_working_threading()
+    def test_threads_wake_during_helped_slices(self):
+        # The helper marks while the threads that were running when the
+        # world was stopped leave it a CPU; threads that were sleeping then
+        # wake up during its slices.  They must not run (nor spin in the
+        # helper's way) until the slice ends, and what they move between
+        # slices must survive: each pause they wake from a short sleep and
+        # swap references and list items between live nodes.
+        live = build_live(200_000)
+        stop = threading.Event()
+        errors = []
+
+        def sleeper(seed):
+            rng = random.Random(seed)
+            try:
+                while not stop.is_set():
+                    time.sleep(0.0002)
+                    a = live[rng.randrange(len(live))]
+                    b = live[rng.randrange(len(live))]
+                    a.ref, b.ref = b.ref, a.ref
+                    if b.items:
+                        a.items.append(b.items.pop())
+                    a.table[-1] = b
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=sleeper, args=(seed,))
+                   for seed in range(2)]
+        with threading_helper.start_threads(threads, stop.set):
+            for _ in range(3):
+                garbage = [garbage_pair() for _ in range(2_000)]
+                del garbage
+                with FullInfo() as full:
+                    n = gc.collect()
+                self.assertEqual(n, 4_000)
+                self.assertGreater(full.infos[-1]["pause_count"], 10)
+        self.assertEqual(errors, [])
+        self.assertEqual(check_graph(self, live), len(live))
+
     @support.requires_fork()
     def test_fork_after_helper_ran(self):
         # The child has no helper thread: it starts its own.
