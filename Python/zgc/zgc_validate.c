@@ -36,6 +36,12 @@
 #include "pycore_tuple.h"         // _PyTuple_MaybeUntrack()
 #include "pycore_zgc.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#  define _Py_PREFETCH_WRITE(p) __builtin_prefetch((p), 1, 3)
+#else
+#  define _Py_PREFETCH_WRITE(p) ((void)(p))
+#endif
+
 static inline int
 is_candidate(PyObject *op)
 {
@@ -145,12 +151,50 @@ _PyZgc_TrashGather(PyInterpreterState *interp, struct _zgc_candidates *set)
 // upstream's visit_decref, _PyGC_VisitStackRef does not call it for deferred
 // stack references in generator and frame objects: those are not counted in
 // the refcount, so they must not be subtracted from it.
-int
-_PyZgc_VisitDecrefCandidate(PyObject *op, void *arg)
+// The counting pass subtracts through a small ring of pending visits: each
+// referent is prefetched when its visit is queued, and checked and
+// decremented COUNT_RING visits later.  The subtractions of a large set
+// are one cache miss each (the referents are anywhere in the heap; the
+// members are taken in address order), and the ring keeps up to
+// COUNT_RING of them in flight instead of one.  The order of subtractions
+// does not matter: nothing reads gc_refs before the pass ends.
+#define COUNT_RING 16
+#define COUNT_RING_MIN 4096
+
+struct count_ring {
+    PyObject *items[COUNT_RING];
+    unsigned int next;            // the oldest entry once the ring is full
+    unsigned int len;
+};
+
+static inline void
+decref_candidate(PyObject *op)
 {
     if (_PyObject_GC_IS_TRACKED(op) && is_candidate(op)) {
         op->ob_tid -= 1;
     }
+}
+
+// The counting pass's visit.  gc_free_threading.c compares tp_traverse
+// visit functions against this one to skip deferred references, so every
+// subtraction goes through it: with a ring as `arg`, queued; without, at
+// once.
+int
+_PyZgc_VisitDecrefCandidate(PyObject *op, void *arg)
+{
+    struct count_ring *ring = (struct count_ring *)arg;
+    if (ring == NULL) {
+        decref_candidate(op);
+        return 0;
+    }
+    _Py_PREFETCH_WRITE(op);
+    if (ring->len < COUNT_RING) {
+        ring->items[ring->len++] = op;
+        return 0;
+    }
+    decref_candidate(ring->items[ring->next]);
+    ring->items[ring->next] = op;
+    ring->next = (ring->next + 1) % COUNT_RING;
     return 0;
 }
 
@@ -159,9 +203,16 @@ _PyZgc_ValidateCountRefs(struct _zgc_candidates *set)
 {
     // gc_refs holds the refcount since the member was added
     // (_PyZgc_CandidateAdd): subtract the references from inside the set.
+    // A small set (a young collection's) was just allocated and is in the
+    // cache: the ring would only delay its subtractions.
+    struct count_ring ring = { .next = 0, .len = 0 };
+    struct count_ring *arg = set->len >= COUNT_RING_MIN ? &ring : NULL;
     for (Py_ssize_t i = 0; i < set->len; i++) {
         PyObject *op = set->items[i];
-        Py_TYPE(op)->tp_traverse(op, _PyZgc_VisitDecrefCandidate, NULL);
+        Py_TYPE(op)->tp_traverse(op, _PyZgc_VisitDecrefCandidate, arg);
+    }
+    for (unsigned int k = 0; k < ring.len; k++) {
+        decref_candidate(ring.items[k]);
     }
 }
 
