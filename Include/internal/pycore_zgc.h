@@ -38,6 +38,7 @@ struct _zgc_generation_totals {
     Py_ssize_t pause_count;
     Py_ssize_t visited;
     Py_ssize_t purged;            // bytes returned to the OS (zgc_purge.c)
+    Py_ssize_t fallbacks;         // out-of-memory fallbacks (zgc_director.c)
     Py_ssize_t pause_histogram[ZGC_PAUSE_BUCKETS];
 };
 
@@ -46,6 +47,8 @@ struct _zgc_collection_stats {
     int generation;               // 0: young, 2: full
     int slices;                   // discovery slices of a full collection
     int batches;                  // its validation batches (zgc_full.c)
+    int fallback;                 // run for out-of-memory pressure, in one
+                                  // pause (zgc_director.c)
     PyTime_t start;
     PyTime_t duration;
     PyTime_t pause_start;
@@ -590,6 +593,16 @@ extern void _PyZgc_BufferPrefault(void *ptr, size_t *touched, size_t want);
 /* An automatic collection is due: 0 for a young collection, 2 for a full
  * one (the old generation grew enough since the last full collection). */
 extern int _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate);
+
+/* The out-of-memory fallback.  mimalloc (os.c, patched) reports that the
+ * OS refused memory for a request of `size` bytes (any thread, attached
+ * or not, inside the allocator: it only sets a flag and the calling
+ * thread's eval breaker).  At the next safe point the collection is a
+ * full one in a single pause (FallbackTake, with `collecting` held): at
+ * most one per ZGC_FALLBACK_INTERVAL_MS. */
+extern void _PyZgc_OSAllocFailed(size_t size);
+extern int _PyZgc_FallbackRequested(void);
+extern int _PyZgc_FallbackTake(void);
 
 /* The work budget of one slice of a full collection, in perf-counter
  * ticks (nanoseconds). */

@@ -41,6 +41,26 @@
  *   slice that finishes the discovery goes on into the validation batches,
  *   as one full collection.  gc.disable() stops the slices; gc.collect()
  *   completes a detached cycle first, then runs one of its own.
+ * - Out-of-memory fallback.  When the OS refuses memory to mimalloc (a
+ *   mapping or commit fails, for a request of at most
+ *   ZGC_FALLBACK_MAX_REQUEST bytes: an outsized request says nothing
+ *   about the heap), the next automatic collection, at the safe point of
+ *   the thread that failed or of any thread that flushes its allocation
+ *   count, is a full collection in one stop-the-world pause: a cycle in
+ *   progress is completed at once, without slices; otherwise the whole
+ *   discovery runs in the pause.  This is the only full collection that
+ *   does not run in slices.  The allocation that failed still raises
+ *   MemoryError: running a collection inside an allocation would run
+ *   finalizers in the middle of arbitrary C code (upstream stopped that
+ *   in 3.12).  The fallback's own buffers (zgc_buffer.c) need memory
+ *   too: ZGC_FALLBACK_RESERVE bytes of address space are mapped after a
+ *   collection and never touched (never resident), and unmapped when a
+ *   fallback begins, so that the OS has that much to give it; the next
+ *   collection maps them again if it can.  At most one per
+ *   ZGC_FALLBACK_INTERVAL_MS (a program that
+ *   keeps failing is not stopped over and over); gc.disable() turns it off
+ *   with the other automatic collections.  It is logged with the kind
+ *   "fallback" and counted in gc.get_stats()[2]["fallbacks"].
  * - Validation takes the candidates in batches of whole components of
  *   about _PyZgc_BatchObjects() (ZGC_VALIDATE_PER_US per microsecond of
  *   the slice budget), each with its own pauses; the same step aside
@@ -54,16 +74,26 @@
 #ifdef Py_ZGC
 
 #include "pycore_interp.h"        // struct _gc_runtime_state
-#include "pycore_pystate.h"       // HEAD_LOCK()
+#include "pycore_gc.h"           // _Py_ScheduleGC()
+#include "pycore_pystate.h"       // HEAD_LOCK(), _PyThreadState_GET()
 #include "pycore_runtime.h"       // _PyRuntime
 #include "pycore_zgc.h"
 
 #include <time.h>                 // nanosleep()
+#ifdef HAVE_SYS_MMAN_H
+#  include <sys/mman.h>           // mmap(), munmap()
+#endif
+#if defined(MAP_ANONYMOUS) && defined(MAP_FAILED)
+#  define USE_RESERVE 1
+#endif
 
 #define ZGC_FULL_GROWTH_PERCENT 25
 #define ZGC_FULL_MIN_GROWTH 20000
 #define ZGC_SLICE_BUDGET_US 500
 #define ZGC_CYCLE_PACE 8
+#define ZGC_FALLBACK_MAX_REQUEST ((size_t)64 << 20)
+#define ZGC_FALLBACK_INTERVAL_MS 1000
+#define ZGC_FALLBACK_RESERVE ((size_t)64 << 20)
 // Candidates validated per microsecond of a pause (trial deletion, weakref
 // clearing, scan and the resurrection check; measured at 1M live objects).
 #define ZGC_VALIDATE_PER_US 12
@@ -160,10 +190,85 @@ _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate)
     return (gcstate->zgc_promoted > limit && growth > limit) ? 2 : 0;
 }
 
+// Process-wide, as the OS's refusal is: whichever interpreter's thread
+// reaches a safe point first collects.
+static int fallback_requested;       // atomic
+static PyTime_t fallback_last;       // atomic: when the last one began
+static void *fallback_reserve;        // atomic: the mapped reserve, or NULL
+
+static void
+reserve_take(void)
+{
+#ifdef USE_RESERVE
+    if (_Py_atomic_load_ptr_relaxed(&fallback_reserve) != NULL) {
+        return;
+    }
+    void *mem = mmap(NULL, ZGC_FALLBACK_RESERVE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        return;                 // memory is short: after the next collection
+    }
+    void *expected = NULL;
+    if (!_Py_atomic_compare_exchange_ptr(&fallback_reserve, &expected, mem)) {
+        (void)munmap(mem, ZGC_FALLBACK_RESERVE);
+    }
+#endif
+}
+
+static void
+reserve_release(void)
+{
+#ifdef USE_RESERVE
+    void *mem = _Py_atomic_exchange_ptr(&fallback_reserve, NULL);
+    if (mem != NULL) {
+        (void)munmap(mem, ZGC_FALLBACK_RESERVE);
+    }
+#endif
+}
+
+void
+_PyZgc_OSAllocFailed(size_t size)
+{
+    if (size > ZGC_FALLBACK_MAX_REQUEST) {
+        return;
+    }
+    _Py_atomic_store_int_relaxed(&fallback_requested, 1);
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate != NULL) {
+        _Py_ScheduleGC(tstate);
+    }
+}
+
+int
+_PyZgc_FallbackRequested(void)
+{
+    return _Py_atomic_load_int_relaxed(&fallback_requested);
+}
+
+int
+_PyZgc_FallbackTake(void)
+{
+    if (!_Py_atomic_exchange_int(&fallback_requested, 0)) {
+        return 0;
+    }
+    PyTime_t now;
+    (void)PyTime_PerfCounterRaw(&now);
+    PyTime_t last = _Py_atomic_load_int64_relaxed(&fallback_last);
+    if (last != 0
+        && now - last < (PyTime_t)ZGC_FALLBACK_INTERVAL_MS * 1000 * 1000)
+    {
+        return 0;               // too soon: the request is dropped
+    }
+    _Py_atomic_store_int64_relaxed(&fallback_last, now);
+    reserve_release();
+    return 1;
+}
+
 void
 _PyZgc_CollectionDone(struct _gc_runtime_state *gcstate, int generation,
                       Py_ssize_t live)
 {
+    reserve_take();
     if (generation != 0) {
         gcstate->zgc_promoted = 0;
         gcstate->zgc_net_at_full =

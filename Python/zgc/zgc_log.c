@@ -9,7 +9,8 @@
  *
  *   [zgc 12.345s] young #42 pauses 1 max 0.080ms total 0.080ms visited 2104 collected 1800 rss 512.3M->511.9M purged 0.0M
  *
- * time since the log was opened; kind (young, incremental or full) and the number of
+ * time since the log was opened; kind (young, incremental, full, or fallback
+ * for the out-of-memory fallback, zgc_director.c) and the number of
  * collections of that kind so far; stop-the-world pauses; objects visited;
  * objects found unreachable (collected + uncollectable); resident set size
  * before and after ("?" where it cannot be read); memory the collecting

@@ -55,6 +55,9 @@ _PyZgc_KindName(const struct _zgc_collection_stats *s)
     if (s->generation == 0) {
         return "young";
     }
+    if (s->fallback) {
+        return "fallback";
+    }
     return s->slices > 0 ? "incremental" : "full";
 }
 
@@ -134,6 +137,7 @@ _PyZgc_StatsStop(struct _gc_runtime_state *gcstate, Py_ssize_t collected,
     t->duration += s->duration;
     t->visited += s->visited;
     t->purged += s->purged;
+    t->fallbacks += s->fallback;
     _PyZgc_StatsUnlock(gcstate);
     _PyZgc_LogCollection(gcstate, collected + uncollectable);
 }
@@ -190,6 +194,7 @@ _PyZgc_AddGenerationStats(PyObject *dict,
                  PyFloat_FromDouble(PyTime_AsSecondsDouble(t->duration))) < 0
         || set_item(dict, "visited", PyLong_FromSsize_t(t->visited)) < 0
         || set_item(dict, "purged", PyLong_FromSsize_t(t->purged)) < 0
+        || set_item(dict, "fallbacks", PyLong_FromSsize_t(t->fallbacks)) < 0
         || set_item(dict, "pause_count",
                     PyLong_FromSsize_t(t->pause_count)) < 0
         || set_item(dict, "pause_total",

@@ -3,11 +3,13 @@ run too often or too long.  Each is timed against the same workload with
 gc.disable(), in the same process, and must stay within a generous ratio
 (these machines are noisy; a pathology is 10x or worse)."""
 import gc
+import sys
 import sysconfig
 import threading
 import time
 import unittest
-from test.support import threading_helper
+from test import support
+from test.support import os_helper, script_helper, threading_helper
 
 ZGC = sysconfig.get_config_var("Py_ZGC") == 1
 RATIO = 3.0
@@ -103,3 +105,88 @@ class PacingTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# Run in a child: the address-space limit makes the OS refuse memory to
+# mimalloc.  A small arena reservation makes the limit bite within about a
+# hundred megabytes instead of the default gigabyte.
+OOM_SCRIPT = r"""
+import gc, os, resource, sys, weakref
+
+class Node:
+    pass
+
+def vm_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+
+# Old garbage: a ring that outlives young collections, then dies.  With
+# automatic collections as rare as a threshold of 10**9 makes them, only
+# the fallback can free it.
+ring = [Node() for _ in range(300_000)]
+for i, node in enumerate(ring):
+    node.next = ring[i - 1]
+gc.collect(0)
+gc.collect(0)
+freed = weakref.ref(ring[0])
+del ring, node
+gc.set_threshold(1_000_000_000)
+if sys.argv[1] == "disabled":
+    gc.disable()
+spare = [None] * 200_000
+before = gc.get_stats()[2]["fallbacks"]
+limit = vm_bytes() + 64 * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+filler = []
+try:
+    while True:
+        filler.append([Node() for _ in range(1000)])
+except MemoryError:
+    pass
+for _ in range(1000):       # safe points: the fallback runs here
+    pass
+print(gc.get_stats()[2]["fallbacks"] - before, freed() is None)
+# The garbage's memory now serves new objects of its kind.
+try:
+    for k in range(len(spare)):
+        spare[k] = Node()
+    print("recovered")
+except MemoryError:
+    print("out-of-memory")
+"""
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@unittest.skipUnless(sys.platform == "linux", "needs /proc and RLIMIT_AS")
+@unittest.skipIf(support.check_sanitizer(address=True, memory=True,
+                                         thread=True),
+                 "sanitizers reserve address space: RLIMIT_AS breaks them")
+class OutOfMemoryFallbackTests(unittest.TestCase):
+    """When the OS refuses memory, the next safe point runs one full
+    collection in a single pause (zgc_director.c): logged with the kind
+    "fallback" and counted in gc.get_stats()[2]["fallbacks"]."""
+
+    def run_child(self, mode):
+        log = os_helper.TESTFN + ".zgclog"
+        self.addCleanup(os_helper.unlink, log)
+        rc, out, err = script_helper.assert_python_ok(
+            "-X", f"zgc_log={log}", "-c", OOM_SCRIPT, mode,
+            MIMALLOC_ARENA_RESERVE="65536")
+        with open(log) as f:
+            fallbacks = [line for line in f if "] fallback #" in line]
+        return out.decode().split(), fallbacks
+
+    def test_fallback_frees_old_garbage_after_allocation_failure(self):
+        out, fallbacks = self.run_child("enabled")
+        self.assertEqual(out, ["1", "True", "recovered"])
+        self.assertEqual(len(fallbacks), 1, fallbacks)
+        self.assertIn("collected 300000 ", fallbacks[0])
+
+    def test_no_fallback_when_disabled(self):
+        # gc.disable() turns the fallback off with the other automatic
+        # collections; the same program then stays out of memory.
+        out, fallbacks = self.run_child("disabled")
+        self.assertEqual(out, ["0", "False", "out-of-memory"])
+        self.assertEqual(fallbacks, [])

@@ -81,7 +81,7 @@ class CallbackInfoTests(unittest.TestCase):
         del keep
 
 
-STATS_KEYS = {"duration": float, "visited": int, "purged": int,
+STATS_KEYS = {"duration": float, "visited": int, "purged": int, "fallbacks": int,
               "pause_count": int,
               "pause_total": float, "pause_max": float,
               "pause_histogram": tuple}
