@@ -81,8 +81,8 @@ class CallbackInfoTests(unittest.TestCase):
         del keep
 
 
-STATS_KEYS = {"duration": float, "visited": int, "purged": int, "fallbacks": int,
-              "pause_count": int,
+STATS_KEYS = {"duration": float, "visited": int, "purged": int,
+              "fallbacks": int, "pause_count": int,
               "pause_total": float, "pause_max": float,
               "pause_histogram": tuple}
 
