@@ -174,7 +174,8 @@ _PyZgc_SliceDue(PyInterpreterState *interp)
     }
     PyTime_t now;
     (void)PyTime_PerfCounterRaw(&now);
-    return now >= _Py_atomic_load_int64_relaxed(&gcstate->zgc_cycle.next_slice);
+    return now >= _Py_atomic_load_int64_relaxed(
+                       &gcstate->zgc_cycle.next_slice);
 }
 
 int
