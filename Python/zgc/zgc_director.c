@@ -57,10 +57,10 @@
  *   collection and never touched (never resident), and unmapped when a
  *   fallback begins, so that the OS has that much to give it; the next
  *   collection maps them again if it can.  At most one per
- *   ZGC_FALLBACK_INTERVAL_MS (a program that
- *   keeps failing is not stopped over and over); gc.disable() turns it off
- *   with the other automatic collections.  It is logged with the kind
- *   "fallback" and counted in gc.get_stats()[2]["fallbacks"].
+ *   ZGC_FALLBACK_INTERVAL_MS (a program that keeps failing is not stopped
+ *   over and over); gc.disable() turns it off with the other automatic
+ *   collections.  It is logged with the kind "fallback" and counted in
+ *   gc.get_stats()[2]["fallbacks"].
  * - Validation takes the candidates in batches of whole components of
  *   about _PyZgc_BatchObjects() (ZGC_VALIDATE_PER_US per microsecond of
  *   the slice budget), each with its own pauses; the same step aside

@@ -37,9 +37,9 @@
 #include "pycore_zgc.h"
 
 #if defined(__GNUC__) || defined(__clang__)
-#  define _Py_PREFETCH_WRITE(p) __builtin_prefetch((p), 1, 3)
+#  define PREFETCH_WRITE(p) __builtin_prefetch((p), 1, 3)
 #else
-#  define _Py_PREFETCH_WRITE(p) ((void)(p))
+#  define PREFETCH_WRITE(p) ((void)(p))
 #endif
 
 static inline int
@@ -147,10 +147,6 @@ _PyZgc_TrashGather(PyInterpreterState *interp, struct _zgc_candidates *set)
     return 0;
 }
 
-// Subtract one reference from a referent that is a candidate.  Like
-// upstream's visit_decref, _PyGC_VisitStackRef does not call it for deferred
-// stack references in generator and frame objects: those are not counted in
-// the refcount, so they must not be subtracted from it.
 // The counting pass subtracts through a small ring of pending visits: each
 // referent is prefetched when its visit is queued, and checked and
 // decremented COUNT_RING visits later.  The subtractions of a large set
@@ -167,6 +163,7 @@ struct count_ring {
     unsigned int len;
 };
 
+// Subtract one reference from a referent that is a candidate.
 static inline void
 decref_candidate(PyObject *op)
 {
@@ -175,10 +172,12 @@ decref_candidate(PyObject *op)
     }
 }
 
-// The counting pass's visit.  gc_free_threading.c compares tp_traverse
-// visit functions against this one to skip deferred references, so every
-// subtraction goes through it: with a ring as `arg`, queued; without, at
-// once.
+// The counting pass's visit: with a ring as `arg`, the subtraction is
+// queued; without, done at once.  Like upstream's visit_decref,
+// _PyGC_VisitStackRef (gc_free_threading.c) recognizes this function and
+// does not call it for deferred stack references in generator and frame
+// objects: those are not counted in the refcount, so they must not be
+// subtracted from it.  So every subtraction goes through this one.
 int
 _PyZgc_VisitDecrefCandidate(PyObject *op, void *arg)
 {
@@ -187,7 +186,7 @@ _PyZgc_VisitDecrefCandidate(PyObject *op, void *arg)
         decref_candidate(op);
         return 0;
     }
-    _Py_PREFETCH_WRITE(op);
+    PREFETCH_WRITE(op);
     if (ring->len < COUNT_RING) {
         ring->items[ring->len++] = op;
         return 0;
