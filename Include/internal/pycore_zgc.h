@@ -519,6 +519,12 @@ extern void _PyZgc_StatsAdoptCycle(struct _gc_runtime_state *gcstate);
 /* Around every _PyEval_StopTheWorld() .. _PyEval_StartTheWorld(). */
 extern void _PyZgc_PauseBegin(struct _gc_runtime_state *gcstate);
 extern void _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate);
+/* Progress of whatever collection runs, in any interpreter: a counter that
+ * moves on at every pause's end, every finalizer and weakref callback
+ * called, and every 256 objects cleared.  gc.collect() in another thread
+ * waits for a running collection while this moves (gc_collect_main). */
+extern void _PyZgc_NoteProgress(void);
+extern uint64_t _PyZgc_Progress(void);
 /* Hold while writing or copying zgc_totals and generation_stats:
  * gc.get_stats() may run in any thread during a collection. */
 extern void _PyZgc_StatsLock(struct _gc_runtime_state *gcstate);

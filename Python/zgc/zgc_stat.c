@@ -9,6 +9,8 @@
  * time per interpreter (gcstate->collecting), so the records live in the
  * interpreter's GC state and are written by the collecting thread only;
  * readers may see a collection half-accounted, as with upstream's counts.
+ * Also a process-wide progress counter, which tells a gc.collect() waiting
+ * for another thread's collection that it is not stuck.
  */
 
 #include "Python.h"
@@ -61,6 +63,22 @@ _PyZgc_KindName(const struct _zgc_collection_stats *s)
     return s->slices > 0 ? "incremental" : "full";
 }
 
+// Only ever compared for change: concurrent bumps may lose one another.
+static uint64_t progress;
+
+void
+_PyZgc_NoteProgress(void)
+{
+    _Py_atomic_store_uint64_relaxed(
+        &progress, _Py_atomic_load_uint64_relaxed(&progress) + 1);
+}
+
+uint64_t
+_PyZgc_Progress(void)
+{
+    return _Py_atomic_load_uint64_relaxed(&progress);
+}
+
 void
 _PyZgc_PauseBegin(struct _gc_runtime_state *gcstate)
 {
@@ -104,6 +122,7 @@ _PyZgc_PauseEnd(struct _gc_runtime_state *gcstate)
     }
     _PyZgc_StatsUnlock(gcstate);
     _PyZgc_CycleAfterPause(gcstate);
+    _PyZgc_NoteProgress();
 }
 
 /* The totals are written by the collecting thread (which holds

@@ -943,6 +943,96 @@ class YoungBetweenSlicesTests(unittest.TestCase):
         check_graph(self, live[:100])
 
 
+class Slow:
+    """Cyclic garbage whose finalizer signals `started`, passes through
+    `lock` (if any) and sleeps `delay` seconds."""
+
+    def __init__(self, started, delay, lock=None):
+        self.started = started
+        self.delay = delay
+        self.lock = lock
+        self.ref = self
+
+    def __del__(self):
+        self.started.set()
+        if self.lock is not None:
+            with self.lock:
+                pass
+        time.sleep(self.delay)
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@threading_helper.requires_working_threading()
+class CollectDuringCollectionTests(unittest.TestCase):
+    """gc.collect() while another thread's collection runs waits for that
+    collection as long as it makes progress (pauses, finalizers, weakref
+    callbacks, objects cleared: _PyZgc_Progress), then collects its own
+    garbage; after ZGC_COLLECT_WAIT_S (2 s) without progress it gives up
+    and returns 0, as upstream always does (gc_collect_main)."""
+
+    def setUp(self):
+        gc.collect()
+
+    def tearDown(self):
+        gc.collect()
+
+    def test_waits_for_a_long_collection_that_progresses(self):
+        # Six finalizers of 0.5 s: the collection runs 3 s, longer than
+        # the wait allowed without progress.
+        started = threading.Event()
+        for _ in range(6):
+            Slow(started, 0.5)
+        results = {}
+
+        def other():
+            started.wait()
+            a = Node(0)
+            a.ref = a
+            wr = weakref.ref(a)
+            del a
+            results["n"] = gc.collect()
+            results["dead"] = wr() is None
+
+        t = threading.Thread(target=other)
+        t.start()
+        try:
+            n = gc.collect()
+        finally:
+            t.join()
+        self.assertGreaterEqual(n, 6)
+        self.assertGreaterEqual(results["n"], 1)
+        self.assertTrue(results["dead"])
+
+    def test_gives_up_on_a_collection_that_waits_for_it(self):
+        # A finalizer of this thread's collection needs a lock that the
+        # other thread holds while it calls gc.collect(): the other thread
+        # must not wait for that collection forever.
+        lock = threading.Lock()
+        holding = threading.Event()
+        started = threading.Event()
+        Slow(started, 0, lock)
+        results = {}
+
+        def other():
+            with lock:
+                holding.set()
+                started.wait()
+                t0 = time.monotonic()
+                results["n"] = gc.collect()
+                results["waited"] = time.monotonic() - t0
+
+        t = threading.Thread(target=other)
+        t.start()
+        try:
+            holding.wait()
+            n = gc.collect()
+        finally:
+            t.join()
+        self.assertGreaterEqual(n, 1)
+        self.assertEqual(results["n"], 0)
+        self.assertGreater(results["waited"], 1.5)
+
+
 def full_totals():
     stats = gc.get_stats()[2]
     return stats["collections"], stats["pause_count"]
