@@ -63,11 +63,17 @@
 #define MARK_CHUNK_COST 48
 // A resumed traversal of any other type passes over the referents visited
 // in earlier steps (a skip reads a pointer, about 1/128 of a pop); past
-// this many it visits the rest in one step instead, so that the total
-// work stays linear: only such a giant non-list container makes a long
-// step.
+// this many, marking leaves the rest of its referents unvisited (see
+// mark_traverse), so that no step is long and the total work stays
+// linear.
 #define MARK_MAX_SKIP ((Py_ssize_t)1 << 18)
 #define MARK_SKIPS_PER_POP 128
+// A large instance of a subclass of list, tuple, dict or set is chunked
+// by index too; what its type adds (the type itself, __slots__, the
+// instance dict, a defaultdict's factory, an OrderedDict's inst dict)
+// comes first in every standard tp_traverse, so its first this many
+// referents are visited through tp_traverse.
+#define MARK_SUBCLASS_EXTRAS 64
 
 void
 _PyZgc_MarkStart(PyInterpreterState *interp, struct _zgc_mark *mark)
@@ -243,21 +249,32 @@ _PyZgc_MarkRoots(PyInterpreterState *interp, struct _zgc_mark *mark)
     return mark_thread_stacks(interp, mark);
 }
 
-// Visit at most MARK_CHUNK items of an exact list, tuple, dict or set
-// from `pos` on, and push the rest.  The container may have changed since an
-// earlier slice (the world ran): the items are read afresh, with the world
-// stopped; an item skipped or seen twice only costs precision.  1 if `op`
+static int mark_subclass_extras(struct _zgc_mark *mark, PyObject *op);
+
+// Visit at most MARK_CHUNK items of a list, tuple, dict or set (or of an
+// instance of a subclass: its first MARK_SUBCLASS_EXTRAS referents are
+// visited first, through tp_traverse) from `pos` on, and push the rest.
+// The container may have changed since an earlier slice (the world ran):
+// the items are read afresh, with the world stopped; an item skipped or
+// seen twice only costs precision.  (A subclass's referents beyond the
+// first MARK_SUBCLASS_EXTRAS that are not items stay unvisited: unmarked,
+// they are candidates, which validation keeps if referenced.)  1 if `op`
 // was handled this way, 0 if it must be traversed whole, -1 on error.
 static int
 mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
 {
     Py_ssize_t end;
-    if (PyList_CheckExact(op) || PyTuple_CheckExact(op)) {
+    if (PyList_Check(op) || PyTuple_Check(op)) {
         Py_ssize_t size = Py_SIZE(op);
         if (pos < 0 && size <= MARK_CHUNK) {
             return 0;
         }
-        PyObject **items = PyList_CheckExact(op)
+        if (pos < 0 && !PyList_CheckExact(op) && !PyTuple_CheckExact(op)
+            && mark_subclass_extras(mark, op) < 0)
+        {
+            return -1;
+        }
+        PyObject **items = PyList_Check(op)
                            ? ((PyListObject *)op)->ob_item
                            : ((PyTupleObject *)op)->ob_item;
         pos = pos < 0 ? 0 : pos;
@@ -272,9 +289,14 @@ mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
         }
         return 1;
     }
-    if (PyDict_CheckExact(op)) {
+    if (PyDict_Check(op)) {
         if (pos < 0 && PyDict_GET_SIZE(op) <= MARK_CHUNK) {
             return 0;
+        }
+        if (pos < 0 && !PyDict_CheckExact(op)
+            && mark_subclass_extras(mark, op) < 0)
+        {
+            return -1;
         }
         pos = pos < 0 ? 0 : pos;
         PyObject *key, *value;
@@ -288,9 +310,14 @@ mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
         }
         return push(mark, op, pos) < 0 ? -1 : 1;
     }
-    if (PyAnySet_CheckExact(op)) {
+    if (PyAnySet_Check(op)) {
         if (pos < 0 && PySet_GET_SIZE(op) <= MARK_CHUNK) {
             return 0;
+        }
+        if (pos < 0 && !PyAnySet_CheckExact(op)
+            && mark_subclass_extras(mark, op) < 0)
+        {
+            return -1;
         }
         pos = pos < 0 ? 0 : pos;
         PyObject *key;
@@ -310,13 +337,21 @@ mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
 
 // Any other object is traversed with tp_traverse, MARK_CHUNK referents
 // per step: an object with more (a deque, a large instance of a container
-// subclass) is pushed again with the number visited so far, and the next
-// step skips that many.  tp_traverse stops when the visitor returns
-// non-zero (Py_VISIT); a type that ignores that only gets visits that do
-// nothing.  The referents may have changed in between (the world ran), so
-// a step may skip or see twice some of them: that only costs precision,
-// as for the chunks above (an unmarked object stays a candidate, which
-// validation keeps if it is referenced).
+// type of an extension) is pushed again with the number visited so far,
+// and the next step skips that many.  tp_traverse stops when the visitor
+// returns non-zero (Py_VISIT); a type that ignores that only gets visits
+// that do nothing.  The referents may have changed in between (the world
+// ran), so a step may skip or see twice some of them: that only costs
+// precision, as for the chunks above (an unmarked object stays a
+// candidate, which validation keeps if it is referenced).  Past
+// MARK_MAX_SKIP referents the rest are left unvisited, for the same
+// reason: visiting them in one step made pauses proportional to the
+// container (47 ms for a deque of 2M objects), and resuming past that
+// would make the skips quadratic.  They and what only they reach become
+// candidates, so validation does the work instead, in batches of whole
+// components: a deque of independent objects costs bounded pauses; a
+// large structure reachable only through such a tail is one component,
+// validated in one pause (see Known limits in InternalDocs/zgc.md).
 struct traverse_step {
     struct _zgc_mark *mark;
     Py_ssize_t skip;              // referents still to pass over
@@ -344,16 +379,30 @@ traverse_step_visit(PyObject *op, void *arg)
     return mark_visit(op, step->mark);
 }
 
+static int
+mark_subclass_extras(struct _zgc_mark *mark, PyObject *op)
+{
+    struct traverse_step step = {
+        .mark = mark,
+        .left = MARK_SUBCLASS_EXTRAS,
+    };
+    return Py_TYPE(op)->tp_traverse(op, traverse_step_visit, &step) < 0
+           ? -1 : 0;
+}
+
 // Traverse `op` from referent `pos` on (-1: a fresh object).  Returns the
 // step's cost in pops beyond the first, or -1 on error.
 static Py_ssize_t
 mark_traverse(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
 {
     Py_ssize_t skip = pos < 0 ? 0 : pos;
+    if (skip >= MARK_MAX_SKIP) {
+        return 0;               // the rest stay candidates (see above)
+    }
     struct traverse_step step = {
         .mark = mark,
         .skip = skip,
-        .left = skip >= MARK_MAX_SKIP ? PY_SSIZE_T_MAX : MARK_CHUNK,
+        .left = MARK_CHUNK,
     };
     int err = Py_TYPE(op)->tp_traverse(op, traverse_step_visit, &step);
     if (err < 0) {

@@ -35,6 +35,18 @@ class Node:
                 and type(self.items) is list and type(self.table) is dict)
 
 
+class Leaf:
+    """A small GC object for giant containers."""
+    __slots__ = ("ident", "check")
+
+    def __init__(self, ident):
+        self.ident = ident
+        self.check = ident * 2 + 1
+
+    def valid(self):
+        return type(self) is Leaf and self.check == self.ident * 2 + 1
+
+
 class Phoenix(Node):
     """Resurrects itself into `saved` the first time it is finalized."""
     saved = []
@@ -353,6 +365,73 @@ class IncrementalFullCollectionTests(unittest.TestCase):
         self.assertLess(infos[0]["candidates"], 10_000,
                         (infos[0], len(gc.get_objects())))
         self.assertEqual(sum(len(h) for h in holders), 80_000)
+
+    def test_giant_containers_marked_in_bounded_steps(self):
+        # Subclasses of dict, set and list are chunked by index like the
+        # exact types, what the subclass adds (a defaultdict's factory,
+        # an instance dict) visited first through tp_traverse; a deque of
+        # more than MARK_MAX_SKIP (262,144) referents leaves the rest
+        # unvisited, as candidates that validation keeps.  Threads mutate
+        # them in between (entries moved, the deque rotated).
+        from collections import OrderedDict, defaultdict, deque
+
+        class Table(dict):
+            pass
+
+        n = 50_000                  # about 100 chunks each
+        odict = OrderedDict((i, Leaf(i)) for i in range(n))
+        # Leaf(-2) is reachable only through the factory's defaults,
+        # Leaf(-1) only through Table's instance dict.
+        ddict = defaultdict(lambda made=Leaf(-2): made,
+                            ((i, Leaf(i)) for i in range(n)))
+        table = Table((i, Leaf(i)) for i in range(n))
+        table.extra = Leaf(-1)
+        queue = deque(Leaf(i) for i in range(300_000))
+        holders = [odict, ddict, table, queue]
+
+        def mutate(k, stop):
+            rng = random.Random(k)
+            holder = holders[k]
+            while not stop.is_set():
+                if holder is queue:
+                    holder.rotate(rng.randrange(-700, 700))
+                else:
+                    key = rng.randrange(n)
+                    holder[key] = holder.pop(key)
+
+        self.collect_while(mutate, seconds=1.0)
+        gc.collect()
+        for holder in holders:
+            self.assertEqual(len(holder), 300_000 if holder is queue else n)
+            leaves = holder if holder is queue else holder.values()
+            self.assertTrue(all(leaf.valid() for leaf in leaves))
+        self.assertTrue(table.extra.valid())
+        self.assertEqual(table.extra.ident, -1)
+        self.assertEqual(ddict[n].ident, -2)
+
+    def test_giant_dict_subclasses_fully_marked(self):
+        # Chunked by index, a large dict subclass is marked whole: what
+        # it holds is not a candidate for validation (900,000 leaves).
+        from collections import Counter, OrderedDict, defaultdict
+        n = 300_000
+        holders = [OrderedDict((i, Leaf(i)) for i in range(n)),
+                   defaultdict(list, ((i, Leaf(i)) for i in range(n))),
+                   Counter({Leaf(i): i for i in range(n)})]
+        gc.collect()
+        infos = []
+
+        def record(phase, info):
+            if phase == "stop" and info["generation"] == 2:
+                infos.append(info)
+
+        gc.callbacks.append(record)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(record)
+        self.assertEqual(len(infos), 1)
+        self.assertLess(infos[0]["candidates"], 10_000, infos[0])
+        self.assertEqual(sum(len(h) for h in holders), 3 * n)
 
     def test_young_collections_nested_in_collect(self):
         # gc.collect() runs the young collections that another thread's
