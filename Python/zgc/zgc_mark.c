@@ -263,18 +263,23 @@ static int mark_subclass_extras(struct _zgc_mark *mark, PyObject *op);
 static int
 mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
 {
+    // Every popped object comes here: only flag tests and pointer
+    // compares (PyAnySet_Check() would walk the MRO of every object; a set
+    // subclass of a set subclass is traversed instead).
+    PyTypeObject *tp = Py_TYPE(op);
     Py_ssize_t end;
-    if (PyList_Check(op) || PyTuple_Check(op)) {
+    if (PyType_FastSubclass(tp, Py_TPFLAGS_LIST_SUBCLASS
+                                | Py_TPFLAGS_TUPLE_SUBCLASS)) {
         Py_ssize_t size = Py_SIZE(op);
         if (pos < 0 && size <= MARK_CHUNK) {
             return 0;
         }
-        if (pos < 0 && !PyList_CheckExact(op) && !PyTuple_CheckExact(op)
+        if (pos < 0 && tp != &PyList_Type && tp != &PyTuple_Type
             && mark_subclass_extras(mark, op) < 0)
         {
             return -1;
         }
-        PyObject **items = PyList_Check(op)
+        PyObject **items = PyType_FastSubclass(tp, Py_TPFLAGS_LIST_SUBCLASS)
                            ? ((PyListObject *)op)->ob_item
                            : ((PyTupleObject *)op)->ob_item;
         pos = pos < 0 ? 0 : pos;
@@ -289,11 +294,11 @@ mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
         }
         return 1;
     }
-    if (PyDict_Check(op)) {
+    if (PyType_FastSubclass(tp, Py_TPFLAGS_DICT_SUBCLASS)) {
         if (pos < 0 && PyDict_GET_SIZE(op) <= MARK_CHUNK) {
             return 0;
         }
-        if (pos < 0 && !PyDict_CheckExact(op)
+        if (pos < 0 && tp != &PyDict_Type
             && mark_subclass_extras(mark, op) < 0)
         {
             return -1;
@@ -310,11 +315,14 @@ mark_chunk(struct _zgc_mark *mark, PyObject *op, Py_ssize_t pos)
         }
         return push(mark, op, pos) < 0 ? -1 : 1;
     }
-    if (PyAnySet_Check(op)) {
+    int exact_set = tp == &PySet_Type || tp == &PyFrozenSet_Type;
+    if (exact_set || tp->tp_base == &PySet_Type
+        || tp->tp_base == &PyFrozenSet_Type)
+    {
         if (pos < 0 && PySet_GET_SIZE(op) <= MARK_CHUNK) {
             return 0;
         }
-        if (pos < 0 && !PyAnySet_CheckExact(op)
+        if (pos < 0 && !exact_set
             && mark_subclass_extras(mark, op) < 0)
         {
             return -1;
