@@ -8,7 +8,7 @@ import threading
 import unittest
 import weakref
 from test import support
-from test.support import threading_helper
+from test.support import script_helper, threading_helper
 
 ZGC = sysconfig.get_config_var("Py_ZGC") == 1
 
@@ -393,6 +393,28 @@ class YoungLogValidityTests(unittest.TestCase):
         self.assertEqual(errors, [])
         gc.collect(0)
         gc.collect()
+
+
+    @support.requires_subprocess()
+    @unittest.skipUnless(sys.platform == "linux", "ru_maxrss in KiB")
+    def test_temporaries_keep_the_log_short(self):
+        # An object untracked while its entry is the last of its thread's
+        # log takes the entry back (patched _PyObject_GC_UNTRACK): a loop
+        # of temporaries, which never makes a young collection due, used
+        # to grow the log to its 4M-entry cap (64 MB) and stream through
+        # it.  Its peak RSS now stays that of the interpreter.
+        code = """if 1:
+            import resource
+            class Temp:
+                pass
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            for _ in range(3_000_000):
+                Temp()
+            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            print((after - before) // 1024)
+            """
+        rc, out, err = script_helper.assert_python_ok("-c", code)
+        self.assertLess(int(out), 16, "MB of peak RSS growth")
 
 
 def _collect_in_interpreter():
