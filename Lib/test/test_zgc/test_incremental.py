@@ -350,20 +350,11 @@ class IncrementalFullCollectionTests(unittest.TestCase):
                    Bag(Node(i) for i in range(20_000)),
                    frozenset(Node(i) for i in range(20_000))]
         gc.collect()
-        infos = []
-
-        def record(phase, info):
-            if phase == "stop" and info["generation"] == 2:
-                infos.append(info)
-
-        gc.callbacks.append(record)
-        try:
+        with FullInfo() as full:
             gc.collect()
-        finally:
-            gc.callbacks.remove(record)
-        self.assertEqual(len(infos), 1)
-        self.assertLess(infos[0]["candidates"], 10_000,
-                        (infos[0], len(gc.get_objects())))
+        self.assertEqual(len(full.infos), 1)
+        self.assertLess(full.infos[0]["candidates"], 10_000,
+                        (full.infos[0], len(gc.get_objects())))
         self.assertEqual(sum(len(h) for h in holders), 80_000)
 
     def test_giant_containers_marked_in_bounded_steps(self):
@@ -418,19 +409,10 @@ class IncrementalFullCollectionTests(unittest.TestCase):
                    defaultdict(list, ((i, Leaf(i)) for i in range(n))),
                    Counter({Leaf(i): i for i in range(n)})]
         gc.collect()
-        infos = []
-
-        def record(phase, info):
-            if phase == "stop" and info["generation"] == 2:
-                infos.append(info)
-
-        gc.callbacks.append(record)
-        try:
+        with FullInfo() as full:
             gc.collect()
-        finally:
-            gc.callbacks.remove(record)
-        self.assertEqual(len(infos), 1)
-        self.assertLess(infos[0]["candidates"], 10_000, infos[0])
+        self.assertEqual(len(full.infos), 1)
+        self.assertLess(full.infos[0]["candidates"], 10_000, full.infos[0])
         self.assertEqual(sum(len(h) for h in holders), 3 * n)
 
     def test_young_collections_nested_in_collect(self):
