@@ -481,6 +481,15 @@ extern void _PyZgc_FullDone(PyInterpreterState *interp);
  * and give it the current color. */
 PyAPI_FUNC(void) _PyZgc_YoungLog(PyObject *op);
 
+/* Called by _PyObject_GC_UNTRACK with `gc`, the current thread's state,
+ * holding entries logged since the cycle in progress began and a last
+ * entry that is not `op` (that case is inline): if one of the last few
+ * names `op`, it is cleared; cleared entries at the end of the log are
+ * dropped (`op` NULL: only that). */
+struct _gc_thread_state;
+PyAPI_FUNC(void) _PyZgc_YoungUnlog(struct _gc_thread_state *gc,
+                                   PyObject *op);
+
 /* Free the young log of a thread state that is being deleted. */
 extern void _PyZgc_YoungLogFree(PyThreadState *tstate);
 

@@ -63,14 +63,13 @@ _PyZgc_KindName(const struct _zgc_collection_stats *s)
     return s->slices > 0 ? "incremental" : "full";
 }
 
-// Only ever compared for change: concurrent bumps may lose one another.
+// Only ever compared for change.
 static uint64_t progress;
 
 void
 _PyZgc_NoteProgress(void)
 {
-    _Py_atomic_store_uint64_relaxed(
-        &progress, _Py_atomic_load_uint64_relaxed(&progress) + 1);
+    (void)_Py_atomic_add_uint64(&progress, 1);
 }
 
 uint64_t

@@ -78,6 +78,40 @@ _PyZgc_YoungLog(PyObject *op)
     gc->young_len++;
 }
 
+/* Untracking.  An object untracked while its entry is among the last
+ * YOUNG_UNLOG_WINDOW of its thread's log (a temporary, or one of the
+ * objects a temporary made: `Node()` with a list and a dict attribute
+ * logs three entries and untracks them in another order) clears the
+ * entry; cleared entries at the end of the log are dropped.  Only the
+ * current thread's log is touched (any thread may untrack any object),
+ * and never an entry logged before the cycle in progress began
+ * (young_before_cycle: those are the cycle's, see _PyZgc_YoungCycleEnd).
+ * An untracked object needs no entry: the gather skips it, and skips
+ * cleared entries.  Until stop 17 a loop of temporaries, which never makes
+ * a young collection due, grew the log to YOUNG_LOG_MAX. */
+#define YOUNG_UNLOG_WINDOW 4
+
+void
+_PyZgc_YoungUnlog(struct _gc_thread_state *gc, PyObject *op)
+{
+    Py_ssize_t floor = gc->young_before_cycle;
+    Py_ssize_t low = gc->young_len - YOUNG_UNLOG_WINDOW;
+    if (low < floor) {
+        low = floor;
+    }
+    for (Py_ssize_t i = gc->young_len - 1; i >= low; i--) {
+        if (gc->young_log[i].op == op) {
+            gc->young_log[i].op = NULL;
+            break;
+        }
+    }
+    while (gc->young_len > floor
+           && gc->young_log[gc->young_len - 1].op == NULL)
+    {
+        gc->young_len--;
+    }
+}
+
 void
 _PyZgc_YoungLogFree(PyThreadState *tstate)
 {
@@ -166,6 +200,9 @@ young_gather(PyInterpreterState *interp, struct _zgc_candidates *set,
         struct _gc_thread_state *gc = &((_PyThreadStateImpl *)p)->gc;
         for (Py_ssize_t i = 0; i < gc->young_len; i++) {
             PyObject *op = gc->young_log[i].op;
+            if (op == NULL) {
+                continue;       // cleared when its object was untracked
+            }
             if (_PyZgc_PageReleasedSince(&pages, op, gc->young_log[i].seq)) {
                 continue;
             }

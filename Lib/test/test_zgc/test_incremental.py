@@ -1177,6 +1177,31 @@ class DetachedCycleTests(unittest.TestCase):
         self.assertGreater(between, 1)
         check_graph(self, live[:100])
 
+    def test_temporaries_during_a_detached_cycle(self):
+        # Temporaries made while a cycle is detached take their young-log
+        # entries back, but never entries logged before the cycle began
+        # (young_before_cycle): what was tracked before the cycle and is
+        # dropped during it, what is made and kept during it, and cycles
+        # made during it all come out right.
+        keep = []
+        self.assertTrue(start_detached_cycle(keep))
+        made = []
+        dead = []
+        for i in range(20_000):
+            Node(i)
+            if i % 10 == 0:
+                made.append(Node(i))
+            if i % 100 == 0:
+                a = Node(i)
+                a.ref = a
+                dead.append(weakref.ref(a))
+                del a
+        del keep[::2]
+        gc.collect()
+        self.assertTrue(all(w() is None for w in dead))
+        self.assertTrue(all(node.valid() for node in keep))
+        self.assertTrue(all(node.valid() for node in made))
+
     def test_collect_completes_a_detached_cycle(self):
         live, keep = self.detached_cycle()
         # Garbage made after the detached cycle began: gc.collect() must

@@ -398,18 +398,25 @@ class YoungLogValidityTests(unittest.TestCase):
     @support.requires_subprocess()
     @unittest.skipUnless(sys.platform == "linux", "ru_maxrss in KiB")
     def test_temporaries_keep_the_log_short(self):
-        # An object untracked while its entry is the last of its thread's
-        # log takes the entry back (patched _PyObject_GC_UNTRACK): a loop
-        # of temporaries, which never makes a young collection due, used
-        # to grow the log to its 4M-entry cap (64 MB) and stream through
-        # it.  Its peak RSS now stays that of the interpreter.
+        # An object untracked soon after it was tracked takes its young-log
+        # entry back (patched _PyObject_GC_UNTRACK, _PyZgc_YoungUnlog), in
+        # whatever order a temporary and the objects it made are untracked:
+        # a loop of temporaries, which never makes a young collection due,
+        # used to grow the log to its 4M-entry cap (64 MB) and stream
+        # through it.  Its peak RSS now stays that of the interpreter.
         code = """if 1:
             import resource
             class Temp:
                 pass
+            class Compound:
+                def __init__(self):
+                    self.items = []
+                    self.table = {}
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            for _ in range(3_000_000):
+            for _ in range(1_500_000):
                 Temp()
+            for _ in range(500_000):
+                Compound()
             after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             print((after - before) // 1024)
             """
