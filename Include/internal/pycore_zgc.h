@@ -591,17 +591,32 @@ extern size_t _PyZgc_BufferSize(size_t size);
  * zero.  NULL on failure (the buffer is unchanged). */
 extern void *_PyZgc_BufferGrow(void *ptr, size_t old_size, size_t new_size);
 
+/* Give a buffer back: it is kept for reuse (see the cache below) or
+ * unmapped. */
 extern void _PyZgc_BufferFree(void *ptr, size_t size);
 
 /* Grow the buffer `*ptr` of `*cap` items of `item_size` bytes, by
  * doubling (from `initial` if empty), until it holds at least `n`.  -1 on
- * out-of-memory (the buffer is left as it was). */
+ * out-of-memory (the buffer is left as it was).  An empty one may be given
+ * a cached buffer, whose contents are not zero. */
 extern int _PyZgc_BufferReserve(void **ptr, Py_ssize_t *cap, Py_ssize_t n,
                                 size_t item_size, Py_ssize_t initial);
 
 /* Populate the pages of buffer `ptr` from `*touched` up to `want` bytes
  * (at most its size), keeping their contents; `*touched` is updated. */
 extern void _PyZgc_BufferPrefault(void *ptr, size_t *touched, size_t want);
+
+/* The most bytes of freed buffers kept for the next collections, for a
+ * heap of `live_objects` GC objects; trims the cache to it at once.
+ * Called at the end of every collection. */
+extern void _PyZgc_BufferCacheLimit(Py_ssize_t live_objects);
+
+/* Bytes of freed buffers kept now (gc.get_stats()). */
+extern size_t _PyZgc_BufferCached(void);
+
+/* In a child of fork(): forget the cache (another thread may have been
+ * changing it). */
+extern void _PyZgc_BufferAfterForkChild(void);
 
 /* --- zgc_director.c: pacing ---------------------------------------------- */
 

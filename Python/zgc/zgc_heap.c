@@ -63,6 +63,7 @@ after_fork_child(void)
     // child; the records themselves are consistent (appends finish under
     // the lock before it is released).
     table.mutex = (PyMutex){0};
+    _PyZgc_BufferAfterForkChild();
 
     // Another thread may have been collecting: fork stops the world, not a
     // collection, and a full collection's discovery lets the world run

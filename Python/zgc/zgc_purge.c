@@ -57,6 +57,11 @@
  * "purge_failures", process-wide) and otherwise ignored; mimalloc keeps
  * the memory.
  *
+ * The collector's own buffers.  The mark stacks and candidate arrays of
+ * full collections are not mimalloc memory: zgc_buffer.c keeps a bounded
+ * cache of them for the next collection and trims it at the end of every
+ * collection, here, to what the heap as it is now would need.
+ *
  * Accounting.  The bytes the collecting thread returned are the
  * collection's "purged" figure (gc.callbacks info, gc.get_stats() totals,
  * the GC log line); purges by other threads at their safe points count in
@@ -215,10 +220,13 @@ _PyZgc_PurgeAfterCollection(PyThreadState *tstate, int manual)
     struct _gc_runtime_state *gcstate = &interp->gc;
     struct _zgc_purge *p = &gcstate->zgc_purge;
     _PyZgc_PurgeNoteHeap(gcstate);
+    Py_ssize_t net = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
+    // The collector's own freed buffers (zgc_buffer.c): kept in proportion
+    // to the heap as it is now, whatever the knob says.
+    _PyZgc_BufferCacheLimit(net);
     if (p->threshold < 0) {
         return;
     }
-    Py_ssize_t net = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
     Py_ssize_t drop = p->high - net;
     if (!manual) {
         Py_ssize_t need = p->high / 100 * p->threshold;

@@ -165,7 +165,7 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
                 Py_ssize_t uncollectable)
 {
     return Py_BuildValue(
-        "{sisnsnsssdsnsdsdsnsnsisnsn}",
+        "{sisnsnsssdsnsdsdsnsnsisnsnsn}",
         "generation", s->generation,
         "collected", collected,
         "uncollectable", uncollectable,
@@ -178,7 +178,8 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
         "candidates", s->candidates,
         "batches", s->batches,
         "purged", s->purged,
-        "purge_failures", (Py_ssize_t)_mi_os_purge_failures());
+        "purge_failures", (Py_ssize_t)_mi_os_purge_failures(),
+        "buffers_cached", (Py_ssize_t)_PyZgc_BufferCached());
 }
 
 static int

@@ -191,6 +191,38 @@ class PurgeTests(unittest.TestCase):
         self.assertGreaterEqual(full[-1]["purge_failures"], 0)
         self.assertEqual(gc.get_stats()[2]["purged"] - before, purged)
 
+    def test_buffer_cache_follows_the_heap(self):
+        # The collector keeps its freed mark stacks and candidate arrays
+        # for the next collections (zgc_buffer.c), at most 4 MiB plus 32
+        # bytes per live GC object: a large heap's buffers are kept while
+        # the heap is large and given back once it has shrunk.
+        out = self.run_script("""if 1:
+            import random
+            info = {}
+            def callback(phase, i):
+                if phase == "stop":
+                    info.update(i)
+            gc.callbacks.append(callback)
+            class Node:
+                pass
+            nodes = [Node() for _ in range(300_000)]
+            rng = random.Random(1)
+            for node in nodes:
+                node.a = rng.choice(nodes)
+                node.b = [rng.choice(nodes)]
+            gc.collect()
+            gc.collect()
+            big = info["buffers_cached"]
+            del nodes, node
+            gc.collect()
+            gc.collect()
+            print(big, info["buffers_cached"], len(gc.get_objects()))
+        """)
+        big, after, live = map(int, out.split())
+        limit = (4 << 20) + 32 * (live + 50_000)
+        self.assertGreater(big, limit)
+        self.assertLessEqual(after, limit)
+
     def test_invalid_knob_values(self):
         for value in ("101", "-1", "abc", "", "10x"):
             with self.subTest(value=value):
