@@ -147,28 +147,50 @@ static int found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n);
  * left to the slice, which reports it as it always did. */
 #define PREFAULT_AHEAD ((size_t)1 << 20)
 
+// How many entries past `len` to populate: PREFAULT_AHEAD bytes' worth,
+// but never past `most` entries (a mark stack holds each live object at
+// most once, plus the containers being traversed; found[] each tracked
+// object at most once), so that a small heap's collection does not map
+// and populate megabytes it will never write.
+static size_t
+ahead_of(Py_ssize_t len, size_t item_size, Py_ssize_t most)
+{
+    Py_ssize_t ahead = (Py_ssize_t)(PREFAULT_AHEAD / item_size);
+    if (ahead > most - len) {
+        ahead = most - len;
+    }
+    return ahead > 0 ? (size_t)ahead : 0;
+}
+
 static void
-prefault_ahead(struct _zgc_cycle *cycle)
+prefault_ahead(struct _zgc_cycle *cycle, Py_ssize_t heap_objects)
 {
     struct _zgc_mark *mark = &cycle->mark;
-    size_t ahead_entries;
+    // The GC heap's objects as counted now, with room for what is being
+    // allocated meanwhile.
+    Py_ssize_t most = (heap_objects > 0 ? heap_objects : 0) + 4096;
+    size_t ahead;
     switch (cycle->phase) {
     case CYCLE_MARK:
-        ahead_entries = PREFAULT_AHEAD / sizeof(*mark->items);
         for (int i = 0; i < 2; i++, mark = &cycle->helper_mark) {
-            if (_PyZgc_MarkReserve(mark, mark->len + ahead_entries) == 0) {
+            ahead = ahead_of(mark->len, sizeof(*mark->items), most);
+            if (ahead > 0
+                && _PyZgc_MarkReserve(mark, mark->len + ahead) == 0)
+            {
                 _PyZgc_BufferPrefault(
                     mark->items, &mark->touched,
-                    (mark->len + ahead_entries) * sizeof(*mark->items));
+                    (mark->len + ahead) * sizeof(*mark->items));
             }
         }
         break;
     case CYCLE_SWEEP:
-        ahead_entries = PREFAULT_AHEAD / sizeof(PyObject *);
-        if (found_reserve(cycle, cycle->nfound + ahead_entries) == 0) {
+        ahead = ahead_of(cycle->nfound, sizeof(PyObject *), most);
+        if (ahead > 0
+            && found_reserve(cycle, cycle->nfound + ahead) == 0)
+        {
             _PyZgc_BufferPrefault(
                 cycle->found, &cycle->found_touched,
-                (cycle->nfound + ahead_entries) * sizeof(PyObject *));
+                (cycle->nfound + ahead) * sizeof(PyObject *));
         }
         break;
     case CYCLE_INDEX: {
@@ -211,7 +233,8 @@ _PyZgc_CycleAfterPause(struct _gc_runtime_state *gcstate)
         _PyZgc_BufferFree(cycle->graveyard[cycle->graveyard_len].ptr,
                           cycle->graveyard[cycle->graveyard_len].size);
     }
-    prefault_ahead(cycle);
+    prefault_ahead(cycle,
+                   _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects));
 }
 
 static void
