@@ -577,6 +577,25 @@ extern PyObject *_PyZgc_StopInfo(const struct _zgc_collection_stats *s,
                                  Py_ssize_t collected,
                                  Py_ssize_t uncollectable);
 
+/* uniqueid.c (patched): merge every thread's per-thread refcount of `obj`
+ * (a heap type, code object or module dict with a unique id; anything
+ * else is left alone) into its shared refcount.  World stopped, HEAD_LOCK
+ * held. */
+extern void _PyObject_MergeThreadRefcountsOf(PyInterpreterState *interp,
+                                             PyObject *obj);
+
+/* Whether `op` is of a kind that can have a unique id (per-thread
+ * refcounts): a type, a dict or a code object.  A young collection merges
+ * the per-thread refcounts of such candidates only (zgc_young.c). */
+static inline int
+_PyZgc_MayHaveUniqueId(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    return (tp->tp_flags & (Py_TPFLAGS_TYPE_SUBCLASS
+                            | Py_TPFLAGS_DICT_SUBCLASS)) != 0
+           || tp == &PyCode_Type;
+}
+
 /* gc_free_threading.c (patched): flush the thread's buffered allocation
  * count, scheduling a collection if that made one due (gc.get_count()). */
 extern void _PyGC_FlushAllocCount(PyThreadState *tstate);

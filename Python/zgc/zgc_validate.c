@@ -32,7 +32,8 @@
 #include "pycore_object.h"        // _PyObject_ASSERT()
 #include "pycore_object_deferred.h" // _PyObject_HasDeferredRefcount()
 #include "pycore_object_stack.h"  // _PyObjectStack
-#include "pycore_pystate.h"       // _PyInterpreterState_GET()
+#include "pycore_pystate.h"       // _PyInterpreterState_GET(), HEAD_LOCK()
+#include "pycore_runtime.h"       // _PyRuntime
 #include "pycore_tuple.h"         // _PyTuple_MaybeUntrack()
 #include "pycore_zgc.h"
 
@@ -133,6 +134,13 @@ _PyZgc_TrashGather(PyInterpreterState *interp, struct _zgc_candidates *set)
             != _PyGC_BITS_TRACKED || _Py_IsImmortal(op))
         {
             continue;
+        }
+        if (_PyZgc_MayHaveUniqueId(op)) {
+            // As zgc_young.c's gather (a young collection's host merges
+            // no per-thread refcounts); a no-op after a full merge.
+            HEAD_LOCK(&_PyRuntime);
+            _PyObject_MergeThreadRefcountsOf(interp, op);
+            HEAD_UNLOCK(&_PyRuntime);
         }
         if (_PyZgc_CandidateAdd(set, op) < 0) {
             return -1;

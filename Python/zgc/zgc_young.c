@@ -3,7 +3,7 @@
  * Owns the per-thread young logs and the gathering of a young
  * collection's candidate set; the host driver (gc_free_threading.c,
  * patched) gathers it inside its first stop-the-world pause, between
- * merging per-thread and biased refcounts and validating the set
+ * merging biased refcounts and validating the set
  * (zgc_validate.c: trial deletion restricted to the candidates).
  *
  * Young set.  Every object the GC starts tracking (_PyObject_GC_TRACK) is
@@ -26,6 +26,23 @@
  * the thread stacks, not to the heap.  Survivors are promoted; tuples that
  * can never be part of a cycle are untracked on the way, as full
  * collections do.
+ *
+ * Per-thread refcounts.  Heap types, code objects and module dicts have a
+ * unique id, and threads count references to them in per-thread arrays
+ * (Python/uniqueid.c) that a collection merges into the objects' refcounts
+ * in its first pause.  Every thread's array has an entry per such object
+ * in the process (13,000 after importing the test suite's larger modules),
+ * so the host's merge of all of them made each young pause proportional to
+ * the program's code.  A young collection reads the refcounts of its
+ * candidates only, so the host leaves the arrays alone for it and the
+ * gather merges each candidate that may have an id (a type, dict or code
+ * object: _PyZgc_MayHaveUniqueId) before its refcount is read.  Sound: the
+ * counts not merged belong to objects outside the candidate set, whose
+ * refcounts the collection never reads; an id is released only when its
+ * object is found to be garbage, which makes it a candidate, merged in
+ * this same pause, so no stale count can be merged into a later owner of
+ * the id; a thread that exits merges its whole array first.  Full
+ * collections still merge everything.
  */
 
 #include "Python.h"
@@ -213,6 +230,12 @@ young_gather(PyInterpreterState *interp, struct _zgc_candidates *set,
                 || (color >= 0 && (bits & _PyGC_BITS_ZGC_COLOR) != color))
             {
                 continue;
+            }
+            // The host merged no per-thread refcounts for a young
+            // collection (see Per-thread refcounts above): this
+            // candidate's, if it has any, before its refcount is read.
+            if (_PyZgc_MayHaveUniqueId(op)) {
+                _PyObject_MergeThreadRefcountsOf(interp, op);
             }
             (void)_PyZgc_CandidateAdd(set, op);
         }

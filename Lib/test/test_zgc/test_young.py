@@ -211,6 +211,67 @@ class YoungCollectionTests(unittest.TestCase):
         # Most cycles died in automatic (young) collections.
         self.assertGreater(Finalized.deleted, 2000)
 
+    def lookup_holding_class(self, collect):
+        # A young class whose only outside reference is the per-thread
+        # refcount that an attribute lookup in progress holds on the type
+        # (_PyObject_GenericGetAttrWithDict); the descriptor drops every
+        # other reference, then `collect()` runs a young collection.  A
+        # young collection merges the per-thread refcounts of its
+        # candidates only (zgc_young.c): when it merged none, the class was
+        # freed here, under the lookup.
+        alive = []
+
+        class Plain:
+            pass
+
+        class Desc:
+            def __get__(self, obj, owner):
+                obj.__class__ = Plain
+                ns.clear()
+                collect()
+                alive.append(wr() is not None)
+                return 42
+
+        ns = {"C": type("C", (), {"attr": Desc()})}
+        wr = weakref.ref(ns["C"])
+        obj = ns["C"]()
+        self.assertEqual(obj.attr, 42)
+        self.assertEqual(alive, [True])
+        gc.collect()
+        self.assertIsNone(wr())
+
+    def test_young_class_held_by_a_lookup_in_progress(self):
+        self.lookup_holding_class(lambda: gc.collect(0))
+
+    @threading_helper.requires_working_threading()
+    def test_young_class_held_by_another_threads_lookup(self):
+        # The same, the lookup in a second thread (its per-thread array)
+        # while this one collects.
+        inside = threading.Event()
+        collected = threading.Event()
+
+        def collect():
+            inside.set()
+            collected.wait(support.SHORT_TIMEOUT)
+
+        errors = []
+
+        def run():
+            try:
+                self.lookup_holding_class(collect)
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=run)
+        t.start()
+        try:
+            self.assertTrue(inside.wait(support.SHORT_TIMEOUT))
+            gc.collect(0)
+        finally:
+            collected.set()
+            t.join()
+        self.assertEqual(errors, [])
+
     def test_thread_exit_with_young_objects(self):
         refs = []
 
