@@ -610,14 +610,11 @@ extern size_t _PyZgc_BufferSize(size_t size);
  * zero.  NULL on failure (the buffer is unchanged). */
 extern void *_PyZgc_BufferGrow(void *ptr, size_t old_size, size_t new_size);
 
-/* Give a buffer back: it is kept for reuse (see the cache below) or
- * unmapped. */
 extern void _PyZgc_BufferFree(void *ptr, size_t size);
 
 /* Grow the buffer `*ptr` of `*cap` items of `item_size` bytes, by
  * doubling (from `initial` if empty), until it holds at least `n`.  -1 on
- * out-of-memory (the buffer is left as it was).  An empty one may be given
- * a cached buffer, whose contents are not zero. */
+ * out-of-memory (the buffer is left as it was). */
 extern int _PyZgc_BufferReserve(void **ptr, Py_ssize_t *cap, Py_ssize_t n,
                                 size_t item_size, Py_ssize_t initial);
 
@@ -625,16 +622,33 @@ extern int _PyZgc_BufferReserve(void **ptr, Py_ssize_t *cap, Py_ssize_t n,
  * (at most its size), keeping their contents; `*touched` is updated. */
 extern void _PyZgc_BufferPrefault(void *ptr, size_t *touched, size_t want);
 
-/* The most bytes of freed buffers kept for the next collections, for a
- * heap of `live_objects` GC objects; trims the cache to it at once.
- * Called at the end of every collection. */
-extern void _PyZgc_BufferCacheLimit(Py_ssize_t live_objects);
+/* Buffers a full collection's cycle hands to the next one, by role: a
+ * cycle keeps its buffers at its end and the next takes them back,
+ * populated, with whatever they held (their users read only what they
+ * wrote). */
+enum {
+    ZGC_BUFFER_MARK,              // the collector's mark stack
+    ZGC_BUFFER_HELPER_MARK,       // the marking helper's
+    ZGC_BUFFER_FOUND,             // the found list
+    ZGC_BUFFER_ROLES
+};
 
-/* Bytes of freed buffers kept now (gc.get_stats()). */
-extern size_t _PyZgc_BufferCached(void);
+/* Keep buffer `ptr` of `size` bytes for the next cycle (no system call). */
+extern void _PyZgc_BufferKeep(int role, void *ptr, size_t size);
 
-/* In a child of fork(): forget the cache (another thread may have been
- * changing it). */
+/* The buffer kept for `role` (its size in *size), or NULL. */
+extern void *_PyZgc_BufferTake(int role, size_t *size);
+
+/* Unmap the largest kept buffers until at most ZGC_BUFFER_KEEP_MAX bytes
+ * (4 MiB) are kept.  Called at the end of every collection, with the
+ * world running. */
+extern void _PyZgc_BufferKeepTrim(void);
+
+/* Bytes of buffers kept now (gc.callbacks "stop" info). */
+extern size_t _PyZgc_BufferKept(void);
+
+/* In a child of fork(): forget the kept buffers (another thread may have
+ * been changing the slots). */
 extern void _PyZgc_BufferAfterForkChild(void);
 
 /* --- zgc_director.c: pacing ---------------------------------------------- */

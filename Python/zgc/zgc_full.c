@@ -237,16 +237,32 @@ _PyZgc_CycleAfterPause(struct _gc_runtime_state *gcstate)
                    _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects));
 }
 
+// The mark stacks and found[] go to the next cycle (zgc_buffer.c: kept
+// by role, trimmed at the end of the collection); the rest is freed.
 static void
 mark_done(struct _zgc_cycle *cycle)
 {
     struct _zgc_mark *stacks[2] = { &cycle->mark, &cycle->helper_mark };
+    int roles[2] = { ZGC_BUFFER_MARK, ZGC_BUFFER_HELPER_MARK };
     for (int i = 0; i < 2; i++) {
-        free_later(cycle, stacks[i]->items,
-                   (size_t)stacks[i]->cap * sizeof(*stacks[i]->items));
+        _PyZgc_BufferKeep(roles[i], stacks[i]->items,
+                          (size_t)stacks[i]->cap * sizeof(*stacks[i]->items));
         stacks[i]->items = NULL;
         stacks[i]->cap = 0;
         _PyZgc_MarkDone(stacks[i]);
+    }
+}
+
+// Take the buffer the last cycle kept for `role`, if any.
+static void
+adopt(int role, void **items, Py_ssize_t *cap, size_t item_size)
+{
+    assert(*items == NULL);
+    size_t size;
+    void *ptr = _PyZgc_BufferTake(role, &size);
+    if (ptr != NULL) {
+        *items = ptr;
+        *cap = (Py_ssize_t)(size / item_size);
     }
 }
 
@@ -269,7 +285,9 @@ cycle_free(struct _zgc_cycle *cycle)
     mark_done(cycle);
     _PyZgc_PagesDone(&cycle->pages);
     _PyZgc_PageLookupDone(&cycle->released);
-    free_later(cycle, cycle->found, cycle->capfound * sizeof(PyObject *));
+    _PyZgc_BufferKeep(ZGC_BUFFER_FOUND, cycle->found,
+                      cycle->capfound * sizeof(PyObject *));
+    cycle->found = NULL;
     index_free(cycle);
     PyMem_RawFree(cycle->runs);
     free_later(cycle, cycle->parent, cycle->capindex * sizeof(int32_t));
@@ -296,7 +314,13 @@ cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
     if (use_marks) {
         _PyZgc_MarkStart(interp, &cycle->mark);
         cycle->helper_mark.color = cycle->mark.color;
+        adopt(ZGC_BUFFER_MARK, (void **)&cycle->mark.items, &cycle->mark.cap,
+              sizeof(*cycle->mark.items));
+        adopt(ZGC_BUFFER_HELPER_MARK, (void **)&cycle->helper_mark.items,
+              &cycle->helper_mark.cap, sizeof(*cycle->helper_mark.items));
     }
+    adopt(ZGC_BUFFER_FOUND, (void **)&cycle->found, &cycle->capfound,
+          sizeof(*cycle->found));
     _PyZgc_YoungCycleStart(interp);
     cycle->owner = _PyThreadState_GET();
     cycle->color = gcstate->zgc_color;

@@ -57,10 +57,10 @@
  * "purge_failures", process-wide) and otherwise ignored; mimalloc keeps
  * the memory.
  *
- * The collector's own buffers.  The mark stacks and candidate arrays of
- * full collections are not mimalloc memory: zgc_buffer.c keeps a bounded
- * cache of them for the next collection and trims it at the end of every
- * collection, here, to what the heap as it is now would need.
+ * The collector's own buffers.  The mark stacks and found list of full
+ * collections are not mimalloc memory: zgc_buffer.c keeps them for the
+ * next cycle, and the end of every collection, here, trims what it keeps
+ * to at most 4 MiB.
  *
  * Accounting.  The bytes the collecting thread returned are the
  * collection's "purged" figure (gc.callbacks info, gc.get_stats() totals,
@@ -221,9 +221,9 @@ _PyZgc_PurgeAfterCollection(PyThreadState *tstate, int manual)
     struct _zgc_purge *p = &gcstate->zgc_purge;
     _PyZgc_PurgeNoteHeap(gcstate);
     Py_ssize_t net = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
-    // The collector's own freed buffers (zgc_buffer.c): kept in proportion
-    // to the heap as it is now, whatever the knob says.
-    _PyZgc_BufferCacheLimit(net);
+    // The collector's own buffers kept for the next cycle (zgc_buffer.c),
+    // whatever the knob says.
+    _PyZgc_BufferKeepTrim();
     if (p->threshold < 0) {
         return;
     }

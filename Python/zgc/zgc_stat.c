@@ -179,7 +179,7 @@ _PyZgc_StopInfo(const struct _zgc_collection_stats *s, Py_ssize_t collected,
         "batches", s->batches,
         "purged", s->purged,
         "purge_failures", (Py_ssize_t)_mi_os_purge_failures(),
-        "buffers_cached", (Py_ssize_t)_PyZgc_BufferCached());
+        "buffers_kept", (Py_ssize_t)_PyZgc_BufferKept());
 }
 
 static int

@@ -11,7 +11,7 @@ ZGC = sysconfig.get_config_var("Py_ZGC") == 1
 NEW_KEYS = {"kind": str, "duration": float, "pause_count": int,
             "pause_total": float, "pause_max": float, "visited": int,
             "candidates": int, "batches": int, "purged": int,
-            "purge_failures": int, "buffers_cached": int}
+            "purge_failures": int, "buffers_kept": int}
 
 
 class Node:
