@@ -48,7 +48,7 @@
 
 #ifdef Py_ZGC
 
-#include "pycore_lock.h"          // PyMutex
+#include "pycore_lock.h"          // PyMutex_LockFlags()
 #include "pycore_zgc.h"
 
 #include <string.h>               // memset()
@@ -97,6 +97,9 @@ _PyZgc_BufferGrow(void *ptr, size_t old_size, size_t new_size)
 /* The kept buffers (see Reuse above). */
 #define ZGC_BUFFER_KEEP_MAX ((size_t)4 << 20)
 
+// The lock is taken inside stop-the-world pauses (a cycle keeps and takes
+// its buffers there), so it never detaches the thread state; it is held
+// for a few stores, never across a system call.
 static struct {
     PyMutex mutex;
     struct { void *ptr; size_t size; } slots[ZGC_BUFFER_ROLES];
@@ -119,7 +122,7 @@ _PyZgc_BufferKeep(int role, void *ptr, size_t size)
     if (ptr == NULL) {
         return;
     }
-    PyMutex_Lock(&kept.mutex);
+    PyMutex_LockFlags(&kept.mutex, _Py_LOCK_DONT_DETACH);
     void *old = kept.slots[role].ptr;
     size_t old_size = kept.slots[role].size;
     kept.slots[role].ptr = ptr;
@@ -134,7 +137,7 @@ void *
 _PyZgc_BufferTake(int role, size_t *size)
 {
     assert(0 <= role && role < ZGC_BUFFER_ROLES);
-    PyMutex_Lock(&kept.mutex);
+    PyMutex_LockFlags(&kept.mutex, _Py_LOCK_DONT_DETACH);
     void *ptr = kept.slots[role].ptr;
     *size = kept.slots[role].size;
     kept.slots[role].ptr = NULL;
@@ -150,7 +153,7 @@ _PyZgc_BufferKeepTrim(void)
     void *out[ZGC_BUFFER_ROLES];
     size_t out_size[ZGC_BUFFER_ROLES];
     int n = 0;
-    PyMutex_Lock(&kept.mutex);
+    PyMutex_LockFlags(&kept.mutex, _Py_LOCK_DONT_DETACH);
     for (;;) {
         size_t total = 0;
         int largest = -1;
@@ -181,7 +184,7 @@ _PyZgc_BufferKeepTrim(void)
 size_t
 _PyZgc_BufferKept(void)
 {
-    PyMutex_Lock(&kept.mutex);
+    PyMutex_LockFlags(&kept.mutex, _Py_LOCK_DONT_DETACH);
     size_t total = 0;
     for (int i = 0; i < ZGC_BUFFER_ROLES; i++) {
         total += kept.slots[i].size;
