@@ -99,17 +99,34 @@ struct _zgc_page_lookup {
     uintptr_t *max_end;           // max_end[i] = max(end of sorted[0..i])
     Py_ssize_t len;
     uint64_t lost_seq;            // entries older than this are distrusted
-    uint64_t last_seq;            // newest record in it (refreshed lookups)
+    uint64_t last_seq;            // no record in it is newer (0: none)
 };
 
 /* World stopped: take the snapshot.  Returns -1 on out-of-memory (no
  * exception set). */
 extern int _PyZgc_PageLookupBegin(struct _zgc_page_lookup *lookup);
 
+/* The search behind _PyZgc_PageReleasedSince(). */
+extern int _PyZgc_PageLookupFind(const struct _zgc_page_lookup *lookup,
+                                 void *op, uint64_t seq);
+
 /* True if a page covering `op` was released after sequence `seq`, i.e.
- * a young-log entry (op, seq) may no longer point at an object. */
-extern int _PyZgc_PageReleasedSince(const struct _zgc_page_lookup *lookup,
-                                    void *op, uint64_t seq);
+ * a young-log entry (op, seq) may no longer point at an object.  Asked for
+ * every young-log entry and every popped mark-stack entry: when no record
+ * in the lookup is newer than `seq` (no page released since), the answer
+ * needs no search. */
+static inline int
+_PyZgc_PageReleasedSince(const struct _zgc_page_lookup *lookup, void *op,
+                         uint64_t seq)
+{
+    if (seq < lookup->lost_seq) {
+        return 1;
+    }
+    if (lookup->last_seq <= seq) {
+        return 0;
+    }
+    return _PyZgc_PageLookupFind(lookup, op, seq);
+}
 
 /* Add the records newer than `since` (and than those already in it) to a
  * lookup kept across the slices of a cycle: only the newer records are

@@ -164,6 +164,8 @@ _PyZgc_PageLookupBegin(struct _zgc_page_lookup *lookup)
             return -1;
         }
         memcpy(lookup->sorted, table.items, n * sizeof(*lookup->sorted));
+        // The table is in release order: its last record is the newest.
+        lookup->last_seq = table.items[n - 1].seq;
     }
     lookup->lost_seq = table.lost_seq;
     PyMutex_Unlock(&table.mutex);
@@ -200,6 +202,7 @@ _PyZgc_PageLookupRefresh(struct _zgc_page_lookup *lookup, uint64_t since)
     }
     Py_ssize_t n = table.len - lo;
     struct _zgc_released_page *fresh = NULL;
+    uint64_t newest = lookup->last_seq;
     if (n > 0) {
         fresh = PyMem_RawMalloc(n * sizeof(*fresh));
         if (fresh == NULL) {
@@ -207,11 +210,12 @@ _PyZgc_PageLookupRefresh(struct _zgc_page_lookup *lookup, uint64_t since)
             return -1;
         }
         memcpy(fresh, table.items + lo, n * sizeof(*fresh));
-        lookup->last_seq = table.items[table.len - 1].seq;
+        newest = table.items[table.len - 1].seq;
     }
-    lookup->lost_seq = table.lost_seq;
+    uint64_t lost_seq = table.lost_seq;
     PyMutex_Unlock(&table.mutex);
     if (n == 0) {
+        lookup->lost_seq = lost_seq;
         return 0;
     }
 
@@ -256,6 +260,8 @@ _PyZgc_PageLookupRefresh(struct _zgc_page_lookup *lookup, uint64_t since)
     PyMem_RawFree(lookup->sorted);
     lookup->sorted = merged;
     lookup->len = k;
+    lookup->last_seq = newest;
+    lookup->lost_seq = lost_seq;
     uintptr_t m = 0;
     for (Py_ssize_t x = 0; x < k; x++) {
         if (merged[x].end > m) {
@@ -267,12 +273,9 @@ _PyZgc_PageLookupRefresh(struct _zgc_page_lookup *lookup, uint64_t since)
 }
 
 int
-_PyZgc_PageReleasedSince(const struct _zgc_page_lookup *lookup, void *op,
-                         uint64_t seq)
+_PyZgc_PageLookupFind(const struct _zgc_page_lookup *lookup, void *op,
+                      uint64_t seq)
 {
-    if (seq < lookup->lost_seq) {
-        return 1;
-    }
     uintptr_t p = (uintptr_t)op;
     // Last record starting at or before p.
     Py_ssize_t lo = 0, hi = lookup->len;
