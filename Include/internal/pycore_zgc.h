@@ -650,7 +650,8 @@ enum {
     ZGC_BUFFER_ROLES
 };
 
-/* Keep buffer `ptr` of `size` bytes for the next cycle (no system call). */
+/* Keep buffer `ptr` of `size` bytes for the next cycle: no system call,
+ * unless the slot already held a buffer (then that one is unmapped). */
 extern void _PyZgc_BufferKeep(int role, void *ptr, size_t size);
 
 /* The buffer kept for `role` (its size in *size), or NULL. */

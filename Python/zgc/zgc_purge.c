@@ -220,13 +220,13 @@ _PyZgc_PurgeAfterCollection(PyThreadState *tstate, int manual)
     struct _gc_runtime_state *gcstate = &interp->gc;
     struct _zgc_purge *p = &gcstate->zgc_purge;
     _PyZgc_PurgeNoteHeap(gcstate);
-    Py_ssize_t net = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
     // The collector's own buffers kept for the next cycle (zgc_buffer.c),
     // whatever the knob says.
     _PyZgc_BufferKeepTrim();
     if (p->threshold < 0) {
         return;
     }
+    Py_ssize_t net = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
     Py_ssize_t drop = p->high - net;
     if (!manual) {
         Py_ssize_t need = p->high / 100 * p->threshold;
