@@ -685,8 +685,23 @@ extern void _PyZgc_OSAllocFailed(size_t size);
 extern int _PyZgc_FallbackRequested(void);
 extern int _PyZgc_FallbackTake(void);
 
-/* The work budget of one slice of a full collection, in perf-counter
- * ticks (nanoseconds). */
+/* A knob's text: the value of the last -X XNAME=VALUE (converted into
+ * `buf`, of `size` bytes; "" for -X XNAME alone, "?" if it does not fit)
+ * or else the environment variable ENVNAME; NULL if neither is set.
+ * `*source` is "-X" or ENVNAME, for error messages. */
+extern const char *_PyZgc_ReadKnob(PyInterpreterState *interp,
+                                   const char *xname, const char *envname,
+                                   char *buf, size_t size,
+                                   const char **source);
+
+/* Interpreter start: read -X zgc_slice=US or PYTHONZGCSLICE=US (the main
+ * interpreter's sets the slice budget of the process).  An invalid value
+ * is a startup error. */
+extern PyStatus _PyZgc_DirectorInit(PyInterpreterState *interp);
+
+/* The work budget of one slice of a full collection, in microseconds and
+ * in perf-counter ticks (nanoseconds). */
+extern int _PyZgc_SliceBudgetUs(void);
 extern PyTime_t _PyZgc_SliceBudget(void);
 
 /* About how many candidates one validation batch of a full collection may

@@ -22,8 +22,9 @@
  *   back to back without that much growth in between (gh-142048).
  * - gc.collect(0) is a young collection, gc.collect(1) and gc.collect(2)
  *   are full collections; both are synchronous.
- * - A full collection's discovery runs in slices of about
- *   ZGC_SLICE_BUDGET_US of work each (zgc_full.c), with the world stopped.
+ * - A full collection's discovery runs in slices of about the slice
+ *   budget of work each (zgc_full.c), with the world stopped:
+ *   ZGC_SLICE_BUDGET_US, or -X zgc_slice=US / PYTHONZGCSLICE=US.
  *   In gc.collect() the collecting thread runs them all, and between two
  *   slices steps aside (detached) for as long again when other threads
  *   exist, so that they get at least half of the time, unless the GC heaps
@@ -75,10 +76,13 @@
 
 #include "pycore_interp.h"        // struct _gc_runtime_state
 #include "pycore_gc.h"           // _Py_ScheduleGC()
+#include "pycore_initconfig.h"    // _PyStatus_ERR()
 #include "pycore_pystate.h"       // HEAD_LOCK(), _PyThreadState_GET()
 #include "pycore_runtime.h"       // _PyRuntime
 #include "pycore_zgc.h"
 
+#include <errno.h>
+#include <stdlib.h>               // strtol(), wcstombs()
 #include <time.h>                 // nanosleep()
 #ifdef HAVE_SYS_MMAN_H
 #  include <sys/mman.h>           // mmap(), munmap()
@@ -90,6 +94,8 @@
 #define ZGC_FULL_GROWTH_PERCENT 25
 #define ZGC_FULL_MIN_GROWTH 20000
 #define ZGC_SLICE_BUDGET_US 500
+#define ZGC_SLICE_BUDGET_MIN_US 50
+#define ZGC_SLICE_BUDGET_MAX_US 100000
 #define ZGC_CYCLE_PACE 8
 #define ZGC_FALLBACK_MAX_REQUEST ((size_t)64 << 20)
 #define ZGC_FALLBACK_INTERVAL_MS 1000
@@ -98,16 +104,90 @@
 // clearing, scan and the resurrection check; measured at 1M live objects).
 #define ZGC_VALIDATE_PER_US 12
 
+// The slice budget in microseconds: ZGC_SLICE_BUDGET_US unless the main
+// interpreter's -X zgc_slice or PYTHONZGCSLICE said otherwise (at startup,
+// before any thread could collect; process-wide, as the pauses it bounds
+// stop every thread).
+static int slice_budget_us = ZGC_SLICE_BUDGET_US;
+
+const char *
+_PyZgc_ReadKnob(PyInterpreterState *interp, const char *xname,
+                const char *envname, char *buf, size_t size,
+                const char **source)
+{
+    const PyConfig *config = _PyInterpreterState_GetConfig(interp);
+    size_t len = strlen(xname);
+    const wchar_t *value = NULL;
+    for (Py_ssize_t i = 0; i < config->xoptions.length; i++) {
+        const wchar_t *opt = config->xoptions.items[i];
+        size_t k = 0;
+        while (k < len && opt[k] == (wchar_t)(unsigned char)xname[k]) {
+            k++;
+        }
+        if (k == len && (opt[k] == L'\0' || opt[k] == L'=')) {
+            value = opt[k] == L'=' ? opt + k + 1 : L"";   // the last wins
+        }
+    }
+    if (value != NULL) {
+        size_t n = wcstombs(buf, value, size);
+        if (n == (size_t)-1 || n >= size) {
+            // Not representable, or too long for any valid value.
+            buf[0] = '?';
+            n = 1;
+        }
+        buf[n] = '\0';
+        *source = "-X";
+        return buf;
+    }
+    *source = envname;
+    return _Py_GetEnv(config->use_environment, envname);
+}
+
+PyStatus
+_PyZgc_DirectorInit(PyInterpreterState *interp)
+{
+    if (!_Py_IsMainInterpreter(interp)) {
+        return _PyStatus_OK();
+    }
+    char buf[32];
+    const char *source;
+    const char *text = _PyZgc_ReadKnob(interp, "zgc_slice", "PYTHONZGCSLICE",
+                                       buf, sizeof(buf), &source);
+    if (text == NULL) {
+        return _PyStatus_OK();
+    }
+    char *end;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0
+        || value < ZGC_SLICE_BUDGET_MIN_US || value > ZGC_SLICE_BUDGET_MAX_US)
+    {
+        fprintf(stderr, "%s%s: invalid value %s: expected a whole number of "
+                "microseconds from %d to %d\n",
+                source, source[0] == '-' ? " zgc_slice" : "", text,
+                ZGC_SLICE_BUDGET_MIN_US, ZGC_SLICE_BUDGET_MAX_US);
+        return _PyStatus_ERR("invalid -X zgc_slice or PYTHONZGCSLICE value");
+    }
+    slice_budget_us = (int)value;
+    return _PyStatus_OK();
+}
+
+int
+_PyZgc_SliceBudgetUs(void)
+{
+    return slice_budget_us;
+}
+
 PyTime_t
 _PyZgc_SliceBudget(void)
 {
-    return (PyTime_t)ZGC_SLICE_BUDGET_US * 1000;
+    return (PyTime_t)slice_budget_us * 1000;
 }
 
 Py_ssize_t
 _PyZgc_BatchObjects(void)
 {
-    return (Py_ssize_t)ZGC_SLICE_BUDGET_US * ZGC_VALIDATE_PER_US;
+    return (Py_ssize_t)slice_budget_us * ZGC_VALIDATE_PER_US;
 }
 
 void
@@ -137,7 +217,8 @@ _PyZgc_BetweenSlices(PyInterpreterState *interp)
     if (_PyZgc_CycleOutrun(interp)) {
         return;
     }
-    struct timespec ts = { 0, (long)ZGC_SLICE_BUDGET_US * 1000 };
+    struct timespec ts = { slice_budget_us / 1000000,
+                           (long)(slice_budget_us % 1000000) * 1000 };
     PyThreadState *tstate = PyEval_SaveThread();
     (void)nanosleep(&ts, NULL);
     PyEval_RestoreThread(tstate);

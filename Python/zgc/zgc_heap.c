@@ -99,7 +99,11 @@ _PyZgc_Init(PyInterpreterState *interp)
         atfork_registered = 1;
         (void)pthread_atfork(NULL, NULL, after_fork_child);
     }
-    PyStatus status = _PyZgc_PurgeInit(interp);
+    PyStatus status = _PyZgc_DirectorInit(interp);
+    if (_PyStatus_EXCEPTION(status)) {
+        return status;
+    }
+    status = _PyZgc_PurgeInit(interp);
     if (_PyStatus_EXCEPTION(status)) {
         return status;
     }

@@ -117,37 +117,18 @@ _PyZgc_PurgeInit(PyInterpreterState *interp)
 {
     struct _zgc_purge *p = &interp->gc.zgc_purge;
     p->threshold = ZGC_PURGE_DEFAULT;
-    const PyConfig *config = _PyInterpreterState_GetConfig(interp);
-    const char *source = NULL;
     char buf[32];
-    const char *text = NULL;
-    for (Py_ssize_t i = 0; i < config->xoptions.length; i++) {
-        const wchar_t *opt = config->xoptions.items[i];
-        if (wcsncmp(opt, L"zgc_purge", 9) == 0
-            && (opt[9] == L'\0' || opt[9] == L'='))
-        {
-            size_t n = opt[9] == L'=' ? wcstombs(buf, opt + 10, sizeof(buf))
-                                      : 0;
-            if (n == (size_t)-1 || n >= sizeof(buf)) {
-                buf[0] = '?';
-                n = 1;
-            }
-            buf[n] = '\0';
-            text = buf;
-            source = "-X zgc_purge";
-        }
-    }
+    const char *source;
+    const char *text = _PyZgc_ReadKnob(interp, "zgc_purge", "PYTHONZGCPURGE",
+                                       buf, sizeof(buf), &source);
     if (text == NULL) {
-        text = _Py_GetEnv(config->use_environment, "PYTHONZGCPURGE");
-        source = "PYTHONZGCPURGE";
-        if (text == NULL) {
-            return _PyStatus_OK();
-        }
+        return _PyStatus_OK();
     }
     int threshold = parse_threshold(text);
     if (threshold == -2) {
-        fprintf(stderr, "%s: invalid value %s: expected an integer "
-                "percentage from 0 to 100, or off\n", source, text);
+        fprintf(stderr, "%s%s: invalid value %s: expected an integer "
+                "percentage from 0 to 100, or off\n",
+                source, source[0] == '-' ? " zgc_purge" : "", text);
         return _PyStatus_ERR("invalid -X zgc_purge or PYTHONZGCPURGE value");
     }
     p->threshold = threshold;

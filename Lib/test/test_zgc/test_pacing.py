@@ -195,3 +195,60 @@ class OutOfMemoryFallbackTests(unittest.TestCase):
         out, fallbacks = self.run_child("disabled")
         self.assertEqual(out, ["0", "False", "out-of-memory"])
         self.assertEqual(fallbacks, [])
+
+
+SLICES_SCRIPT = """if 1:
+    import gc
+
+    class Node:
+        pass
+
+    gc.disable()
+    nodes = [Node() for _ in range(100_000)]
+    for i, node in enumerate(nodes):
+        node.next = nodes[(i * 7919) % len(nodes)]
+        node.items = [i]
+    infos = []
+    def record(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            infos.append(info)
+    gc.callbacks.append(record)
+    gc.collect()
+    print(infos[-1]["pause_count"])
+"""
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class SliceBudgetKnobTests(unittest.TestCase):
+    """-X zgc_slice=US / PYTHONZGCSLICE=US set the work budget of a full
+    collection's slices (zgc_director.c)."""
+
+    def pauses(self, *args, **env):
+        rc, out, err = script_helper.assert_python_ok(
+            *args, "-c", SLICES_SCRIPT, **env)
+        return int(out)
+
+    def test_budget_sets_the_slice_count(self):
+        # The same collection of 200,000 objects: a 50 us budget needs many
+        # more pauses than a 100 ms one (which marks it in one or two).
+        small = self.pauses("-X", "zgc_slice=50")
+        large = self.pauses("-X", "zgc_slice=100000")
+        self.assertGreater(small, 4 * large, (small, large))
+        self.assertGreater(self.pauses(PYTHONZGCSLICE="50"), 4 * large)
+        # -X wins over the environment, as for upstream's options.
+        self.assertLess(self.pauses("-X", "zgc_slice=100000",
+                                    PYTHONZGCSLICE="50"), small)
+
+    def test_invalid_knob_values(self):
+        for value in ("49", "100001", "-1", "abc", "", "1.5", "10x"):
+            with self.subTest(value=value):
+                rc, out, err = script_helper.assert_python_failure(
+                    "-X", f"zgc_slice={value}", "-c", "pass")
+                self.assertIn(b"-X zgc_slice: invalid value", err)
+        rc, out, err = script_helper.assert_python_failure(
+            "-c", "pass", PYTHONZGCSLICE="0")
+        self.assertIn(b"PYTHONZGCSLICE: invalid value 0", err)
+        for value in ("50", "500", "100000"):
+            with self.subTest(value=value):
+                script_helper.assert_python_ok(
+                    "-X", f"zgc_slice={value}", "-c", "pass")
