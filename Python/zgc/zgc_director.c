@@ -31,7 +31,7 @@
  *   grew by more than 1/ZGC_CYCLE_PACE of the objects the cycle has
  *   processed so far (then it goes on at once): marking and sweeping
  *   process about twice the heap, so a cycle finishes before the heap
- *   grows by about a quarter (2/ZGC_CYCLE_PACE).  Young collections run
+ *   grows by about a sixth (2/ZGC_CYCLE_PACE).  Young collections run
  *   between slices (gc_free_threading.c), and an allocation stall holds
  *   back threads that outrun the collector.
  * - An automatic full collection does not hold its thread for the whole
@@ -91,12 +91,12 @@
 #  define USE_RESERVE 1
 #endif
 
-#define ZGC_FULL_GROWTH_PERCENT 25
+#define ZGC_FULL_GROWTH_PERCENT 20
 #define ZGC_FULL_MIN_GROWTH 20000
 #define ZGC_SLICE_BUDGET_US 500
 #define ZGC_SLICE_BUDGET_MIN_US 50
 #define ZGC_SLICE_BUDGET_MAX_US 100000
-#define ZGC_CYCLE_PACE 8
+#define ZGC_CYCLE_PACE 12
 #define ZGC_FALLBACK_MAX_REQUEST ((size_t)64 << 20)
 #define ZGC_FALLBACK_INTERVAL_MS 1000
 #define ZGC_FALLBACK_RESERVE ((size_t)64 << 20)
@@ -203,7 +203,7 @@ _PyZgc_BetweenSlices(PyInterpreterState *interp)
     // Keep ahead of the mutators: while the GC heaps grew by more than
     // 1/ZGC_CYCLE_PACE of the objects this cycle has processed, run the
     // next slice at once (the mutators still run until they reach their
-    // next safepoint).  So the heap grows by at most about a quarter
+    // next safepoint).  So the heap grows by at most about a sixth
     // during a cycle (the cycle processes about twice the heap).
     struct _gc_runtime_state *gcstate = &interp->gc;
     Py_ssize_t growth =
