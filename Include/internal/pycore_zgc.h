@@ -699,9 +699,8 @@ extern const char *_PyZgc_ReadKnob(PyInterpreterState *interp,
  * is a startup error. */
 extern PyStatus _PyZgc_DirectorInit(PyInterpreterState *interp);
 
-/* The work budget of one slice of a full collection, in microseconds and
- * in perf-counter ticks (nanoseconds). */
-extern int _PyZgc_SliceBudgetUs(void);
+/* The work budget of one slice of a full collection, in perf-counter
+ * ticks (nanoseconds). */
 extern PyTime_t _PyZgc_SliceBudget(void);
 
 /* About how many candidates one validation batch of a full collection may

@@ -172,12 +172,6 @@ _PyZgc_DirectorInit(PyInterpreterState *interp)
     return _PyStatus_OK();
 }
 
-int
-_PyZgc_SliceBudgetUs(void)
-{
-    return slice_budget_us;
-}
-
 PyTime_t
 _PyZgc_SliceBudget(void)
 {

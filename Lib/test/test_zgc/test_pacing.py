@@ -248,6 +248,9 @@ class SliceBudgetKnobTests(unittest.TestCase):
         rc, out, err = script_helper.assert_python_failure(
             "-c", "pass", PYTHONZGCSLICE="0")
         self.assertIn(b"PYTHONZGCSLICE: invalid value 0", err)
+        # -E ignores the environment variable, as every PYTHON* one.
+        script_helper.assert_python_ok("-E", "-c", "pass",
+                                       PYTHONZGCSLICE="0")
         for value in ("50", "500", "100000"):
             with self.subTest(value=value):
                 script_helper.assert_python_ok(
