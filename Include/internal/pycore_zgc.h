@@ -84,8 +84,16 @@ struct _zgc_young_entry {
  * thread. */
 extern void _PyZgc_OnGcPageRelease(void *start, size_t size);
 
-/* Current page-release sequence number (relaxed read). */
-extern uint64_t _PyZgc_PageReleaseSeq(void);
+/* Current page-release sequence number (relaxed read).  The counter is a
+ * global of its own, outside the table's struct, so that the young log's
+ * append (every tracked allocation) reads it inline. */
+PyAPI_DATA(uint64_t) _PyZgc_page_release_seq;   // atomic
+
+static inline uint64_t
+_PyZgc_PageReleaseSeq(void)
+{
+    return _Py_atomic_load_uint64_relaxed(&_PyZgc_page_release_seq);
+}
 
 /* A sorted snapshot of the release records, for one collection. */
 struct _zgc_released_page {

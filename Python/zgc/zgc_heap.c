@@ -49,12 +49,14 @@
 
 static struct {
     PyMutex mutex;
-    uint64_t seq;                 // atomic; bumped by every release
     uint64_t lost_seq;            // newest release not recorded, or 0
     struct _zgc_released_page *items;   // in release order
     Py_ssize_t len;
     Py_ssize_t cap;
 } table;
+
+// Bumped by every release, under table.mutex; read by anyone (atomic).
+uint64_t _PyZgc_page_release_seq;
 
 static void
 after_fork_child(void)
@@ -114,8 +116,9 @@ void
 _PyZgc_OnGcPageRelease(void *start, size_t size)
 {
     PyMutex_LockFlags(&table.mutex, _Py_LOCK_DONT_DETACH);
-    uint64_t seq = _Py_atomic_load_uint64_relaxed(&table.seq) + 1;
-    _Py_atomic_store_uint64_relaxed(&table.seq, seq);
+    uint64_t seq = _Py_atomic_load_uint64_relaxed(&_PyZgc_page_release_seq)
+                   + 1;
+    _Py_atomic_store_uint64_relaxed(&_PyZgc_page_release_seq, seq);
     if (table.len == table.cap) {
         Py_ssize_t cap = table.cap ? table.cap * 2 : 256;
         struct _zgc_released_page *items =
@@ -136,12 +139,6 @@ _PyZgc_OnGcPageRelease(void *start, size_t size)
         .seq = seq,
     };
     PyMutex_Unlock(&table.mutex);
-}
-
-uint64_t
-_PyZgc_PageReleaseSeq(void)
-{
-    return _Py_atomic_load_uint64_relaxed(&table.seq);
 }
 
 static int

@@ -62,6 +62,28 @@
 #define YOUNG_LOG_INITIAL 1024
 #define YOUNG_LOG_MAX (1 << 22)
 
+// The log is full: double it, or forget the young set and `op` with it (the
+// objects become old) when it reached YOUNG_LOG_MAX or memory is short:
+// -1 then.
+static Py_NO_INLINE int
+grow_log(struct _gc_thread_state *gc)
+{
+    Py_ssize_t cap = gc->young_cap ? gc->young_cap * 2 : YOUNG_LOG_INITIAL;
+    if (cap > YOUNG_LOG_MAX) {
+        gc->young_len = 0;
+        return -1;
+    }
+    struct _zgc_young_entry *log =
+        PyMem_RawRealloc(gc->young_log, cap * sizeof(*log));
+    if (log == NULL) {
+        gc->young_len = 0;
+        return -1;
+    }
+    gc->young_log = log;
+    gc->young_cap = cap;
+    return 0;
+}
+
 void
 _PyZgc_YoungLog(PyObject *op)
 {
@@ -74,22 +96,11 @@ _PyZgc_YoungLog(PyObject *op)
     // the TRACKED bit just set.
     _PyZgc_SetColor(op, tstate->interp->gc.zgc_color);
     struct _gc_thread_state *gc = &((_PyThreadStateImpl *)tstate)->gc;
-    if (gc->young_len == gc->young_cap) {
-        Py_ssize_t cap = gc->young_cap ? gc->young_cap * 2 : YOUNG_LOG_INITIAL;
-        if (cap > YOUNG_LOG_MAX) {
-            gc->young_len = 0;
-            return;
-        }
-        struct _zgc_young_entry *log =
-            PyMem_RawRealloc(gc->young_log, cap * sizeof(*log));
-        if (log == NULL) {
-            // Out of memory: forget the young set (the objects become old).
-            gc->young_len = 0;
-            return;
-        }
-        gc->young_log = log;
-        gc->young_cap = cap;
+    if (gc->young_len == gc->young_cap && grow_log(gc) < 0) {
+        return;
     }
+    // (No call on this path: it runs for every tracked allocation, and a
+    // call made it save and restore registers.)
     gc->young_log[gc->young_len].op = op;
     gc->young_log[gc->young_len].seq = _PyZgc_PageReleaseSeq();
     gc->young_len++;
