@@ -87,7 +87,7 @@ extern void _PyZgc_OnGcPageRelease(void *start, size_t size);
 /* Current page-release sequence number (relaxed read).  The counter is a
  * global of its own, outside the table's struct, so that the young log's
  * append (every tracked allocation) reads it inline. */
-PyAPI_DATA(uint64_t) _PyZgc_page_release_seq;   // atomic
+extern uint64_t _PyZgc_page_release_seq;   // atomic; read by core code only
 
 static inline uint64_t
 _PyZgc_PageReleaseSeq(void)

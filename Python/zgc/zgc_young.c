@@ -62,9 +62,9 @@
 #define YOUNG_LOG_INITIAL 1024
 #define YOUNG_LOG_MAX (1 << 22)
 
-// The log is full: double it, or forget the young set and `op` with it (the
-// objects become old) when it reached YOUNG_LOG_MAX or memory is short:
-// -1 then.
+// The log is full: double it; or, when it reached YOUNG_LOG_MAX or memory
+// is short, forget the young set (its objects become old, as does the one
+// being logged) and return -1.
 static Py_NO_INLINE int
 grow_log(struct _gc_thread_state *gc)
 {
