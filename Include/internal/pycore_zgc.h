@@ -49,6 +49,7 @@ struct _zgc_collection_stats {
     int batches;                  // its validation batches (zgc_full.c)
     int fallback;                 // run for out-of-memory pressure, in one
                                   // pause (zgc_director.c)
+    int survivor;                 // a survivor cycle (zgc_survivor.c)
     PyTime_t start;
     PyTime_t duration;
     PyTime_t pause_start;
@@ -75,6 +76,25 @@ struct _zgc_purge {
 struct _zgc_young_entry {
     PyObject *op;
     uint64_t seq;
+};
+
+/* The promoted log (zgc_survivor.c): objects that survived a validation,
+ * logged in that pause as (op | age, seq) like a young-log entry, in
+ * append order (so `seq` never decreases).  The age, in the low bits of
+ * the pointer (objects are 8-byte aligned), counts the survivor cycles
+ * that validated the object since a young collection promoted it (age 0):
+ * past _PyZgc_PROMOTED_AGE_MAX it is not logged again.  A survivor
+ * cycle's candidates. */
+#define _PyZgc_PROMOTED_AGE_MAX 3
+#define _PyZgc_PROMOTED_AGE_MASK ((uintptr_t)7)
+struct _zgc_promoted {
+    struct _zgc_young_entry *items;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    int lost;                     // entries were dropped: the next cycle
+                                  // must be a full one
+    int cycles;                   // survivor cycles since the last full
+                                  // collection
 };
 
 /* --- zgc_heap.c: release of object-heap pages --------------------------- */
@@ -182,6 +202,11 @@ struct _zgc_candidates {
     PyObject **items;
     Py_ssize_t len;
     Py_ssize_t cap;
+    // Members taken from the promoted log by a survivor cycle come first,
+    // each with its age (zgc_survivor.c): items[0 .. naged).
+    uint8_t *ages;
+    Py_ssize_t naged;
+    Py_ssize_t capages;
 };
 
 /* Objects a collection's prologue found dead (merged refcount zero) while
@@ -210,6 +235,11 @@ extern int _PyZgc_CandidatesReserve(struct _zgc_candidates *set,
  * host merged refcounts.  -1 on out-of-memory (nothing changed). */
 extern int _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op);
 
+/* The same for a member of age `age` taken from the promoted log; such
+ * members must be added before any other. */
+extern int _PyZgc_CandidateAddAged(struct _zgc_candidates *set, PyObject *op,
+                                   uint8_t age);
+
 /* gc_refs = refcount - references from inside the set, for every member
  * (subtract the references from inside the set from the refcount each
  * member was added with).  The host must then add the deferred references
@@ -233,7 +263,8 @@ extern int _PyZgc_ValidateMarkReachable(struct _zgc_candidates *set,
 typedef void (*_PyZgc_ScanFunc)(PyObject *op, void *arg);
 
 /* Call `scan` on every member, then release the set.  Every member gets the
- * current color; returns how many of them are still tracked. */
+ * current color, and those still tracked go to the promoted log
+ * (zgc_survivor.c); returns how many of them are still tracked. */
 extern Py_ssize_t _PyZgc_ValidateScan(struct _zgc_candidates *set,
                                       _PyZgc_ScanFunc scan, void *arg);
 
@@ -342,6 +373,12 @@ extern Py_ssize_t _PyZgc_PageVisit(const struct _zgc_page_ref *ref,
 
 extern void _PyZgc_PagesDone(struct _zgc_page_snapshot *snap);
 
+/* World stopped: the page of the GC heap block that holds `op`, which must
+ * be an object of a GC heap whose page was not released since it was
+ * known to be one (a promoted-log entry that passed the page-release
+ * check). */
+extern void _PyZgc_PageOf(PyObject *op, struct _zgc_page_ref *ref);
+
 /* --- zgc_full.c: candidate discovery of a full collection ---------------- */
 
 /* The found objects of one swept page: found[first .. first + count),
@@ -414,6 +451,26 @@ struct _zgc_cycle {
     Py_ssize_t plan_place;        // order[] places given to components
     Py_ssize_t batches;           // validation batches taken so far
     Py_ssize_t net_at_batch;      // gcstate->zgc_net_objects at the last
+    // A survivor cycle (zgc_survivor.c): its candidates are the promoted
+    // log it took at its start, not what marking left unmarked.
+    int survivor;
+    uint64_t floor;               // the oldest entry's seq (records needed)
+    struct _zgc_young_entry *log; // the promoted log it took
+    Py_ssize_t nlog;
+    Py_ssize_t caplog;
+    int step;                     // filter, count, scatter, runs
+    int digit;                    // the radix sort's pass
+    int digits;
+    uintptr_t key_min;
+    uintptr_t key_max;
+    Py_ssize_t *counts;           // the radix sort's histograms
+    PyObject **scratch;           // the radix sort's other buffer
+    Py_ssize_t capscratch;
+    uint8_t *ages;                // the age of each found[] entry
+    Py_ssize_t capages;
+    size_t scratch_touched;
+    Py_ssize_t run_first;         // the open run of the runs step
+    struct _zgc_page_ref run_page;
     // Large buffers the cycle is done with, freed once the world runs again
     // (returning tens of megabytes to the OS is not pause work).
     struct { void *ptr; size_t size; } graveyard[8];
@@ -452,8 +509,8 @@ extern int _PyZgc_CycleDetached(PyInterpreterState *interp);
 /* Its discovery is complete: only validation remains. */
 extern int _PyZgc_CycleReady(PyInterpreterState *interp);
 
-/* The oldest page-release sequence number the cycle in progress still
- * needs records from (UINT64_MAX if none is in progress). */
+/* The oldest page-release sequence number the cycle in progress or the
+ * promoted log still needs records from (UINT64_MAX if none). */
 extern uint64_t _PyZgc_CycleFloor(PyInterpreterState *interp);
 
 /* Interpreter shutdown while another thread's cycle is in progress (that
@@ -461,10 +518,12 @@ extern uint64_t _PyZgc_CycleFloor(PyInterpreterState *interp);
 extern void _PyZgc_CycleForget(PyInterpreterState *interp);
 
 /* World stopped: one slice of a full collection's discovery, for about
- * `budget` perf-counter ticks; starts a cycle if none is in progress.
+ * `budget` perf-counter ticks; starts a cycle if none is in progress (a
+ * survivor cycle if `automatic` and one is due, zgc_survivor.c).
  * 1: ready for validation; 0: more to do; -1: out of memory (the cycle is
  * abandoned). */
-extern int _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget);
+extern int _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget,
+                            int automatic);
 
 /* Objects the cycle in progress marked or swept so far. */
 extern Py_ssize_t _PyZgc_CycleProgress(PyInterpreterState *interp);
@@ -499,6 +558,71 @@ extern void _PyZgc_CycleAbandon(PyInterpreterState *interp);
 /* World stopped: the full collection validated its candidates, so every
  * tracked, unfrozen object has the current color again. */
 extern void _PyZgc_FullDone(PyInterpreterState *interp);
+
+/* Helpers of zgc_full.c for the survivor cycle's discovery (zgc_survivor.c),
+ * all with the world stopped. */
+
+/* Free a buffer of `size` bytes once the world runs again. */
+extern void _PyZgc_CycleFreeLater(struct _zgc_cycle *cycle, void *ptr,
+                                  size_t size);
+
+/* Record the found objects found[first .. nfound) as the run of page
+ * `ref`.  -1 on out-of-memory. */
+extern int _PyZgc_CycleAddRun(struct _zgc_cycle *cycle,
+                              const struct _zgc_page_ref *ref,
+                              Py_ssize_t first);
+
+/* `op` is still a candidate of the cycle: no page release since its start
+ * covers it, and it is tracked, unfrozen, mortal (and unmarked, if the
+ * cycle marks). */
+extern int _PyZgc_CycleCandidate(struct _zgc_cycle *cycle,
+                                 const struct _zgc_page_lookup *released,
+                                 PyObject *op);
+
+/* Swap found[] with the survivor cycle's scratch buffer. */
+extern void _PyZgc_CycleSwapFound(struct _zgc_cycle *cycle);
+
+/* The cycle in progress is a survivor cycle. */
+extern int _PyZgc_CycleSurvivor(PyInterpreterState *interp);
+
+/* --- zgc_survivor.c: the promoted log and survivor cycles ---------------- */
+
+/* Read -X zgc_survivor / PYTHONZGCSURVIVOR (main interpreter). */
+extern PyStatus _PyZgc_SurvivorInit(PyInterpreterState *interp);
+
+/* Interpreter finalization: free the promoted log. */
+extern void _PyZgc_SurvivorFini(PyInterpreterState *interp);
+
+/* World stopped, in a validation pause: make room for `n` more entries of
+ * the promoted log.  0 if it cannot (it is dropped, and the next cycle is a
+ * full one): the caller logs nothing. */
+extern int _PyZgc_PromotedRoom(struct _gc_runtime_state *gcstate,
+                               Py_ssize_t n);
+
+/* World stopped: a full collection starts and examines every object that
+ * was promoted while the log was dropped: it may log again. */
+extern void _PyZgc_PromotedFullStart(struct _gc_runtime_state *gcstate);
+
+/* The oldest entry's sequence number (UINT64_MAX if empty). */
+extern uint64_t _PyZgc_PromotedFloor(struct _gc_runtime_state *gcstate);
+
+/* The next automatic cycle should be a survivor cycle. */
+extern int _PyZgc_SurvivorDue(struct _gc_runtime_state *gcstate);
+
+/* World stopped, starting a survivor cycle: take the promoted log.  -1 on
+ * out-of-memory. */
+extern int _PyZgc_SurvivorStart(PyInterpreterState *interp,
+                                struct _zgc_cycle *cycle);
+
+/* One slice of its discovery until `deadline` (none if 0): filter, sort,
+ * runs.  1: found[] and its runs are ready; 0: more to do; -1: out of
+ * memory. */
+extern int _PyZgc_SurvivorWork(struct _zgc_cycle *cycle,
+                               const struct _zgc_page_lookup *released,
+                               PyTime_t deadline);
+
+/* Free what the survivor cycle still holds (its log, the sort's buffers). */
+extern void _PyZgc_SurvivorFree(struct _zgc_cycle *cycle);
 
 /* --- zgc_young.c: young log and young collection ------------------------- */
 

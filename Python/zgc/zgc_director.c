@@ -97,6 +97,10 @@
 #define ZGC_SLICE_BUDGET_MIN_US 50
 #define ZGC_SLICE_BUDGET_MAX_US 100000
 #define ZGC_CYCLE_PACE 12
+// At most this many survivor cycles (zgc_survivor.c) between two full
+// collections: garbage they cannot find (old objects, or referenced by
+// them) waits for at most this many cycles.
+#define ZGC_SURVIVOR_CYCLES_MAX 4
 #define ZGC_FALLBACK_MAX_REQUEST ((size_t)64 << 20)
 #define ZGC_FALLBACK_INTERVAL_MS 1000
 #define ZGC_FALLBACK_RESERVE ((size_t)64 << 20)
@@ -253,17 +257,34 @@ _PyZgc_SliceDue(PyInterpreterState *interp)
                        &gcstate->zgc_cycle.next_slice);
 }
 
+// The growth trigger: ZGC_FULL_GROWTH_PERCENT of what the last full
+// collection left, at least ZGC_FULL_MIN_GROWTH objects.
+static Py_ssize_t
+growth_limit(struct _gc_runtime_state *gcstate)
+{
+    Py_ssize_t limit = gcstate->zgc_live_after_full / 100
+                       * ZGC_FULL_GROWTH_PERCENT;
+    return limit < ZGC_FULL_MIN_GROWTH ? ZGC_FULL_MIN_GROWTH : limit;
+}
+
+static Py_ssize_t
+growth_since_full(struct _gc_runtime_state *gcstate)
+{
+    return _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
+           - gcstate->zgc_net_at_full;
+}
+
 int
 _PyZgc_ChooseGeneration(struct _gc_runtime_state *gcstate)
 {
-    Py_ssize_t net = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
-    Py_ssize_t growth = net - gcstate->zgc_net_at_full;
-    Py_ssize_t limit = gcstate->zgc_live_after_full / 100
-                       * ZGC_FULL_GROWTH_PERCENT;
-    if (limit < ZGC_FULL_MIN_GROWTH) {
-        limit = ZGC_FULL_MIN_GROWTH;
-    }
-    return (gcstate->zgc_promoted > limit && growth > limit) ? 2 : 0;
+    // A cycle (survivor or full, zgc_full.c decides when it starts) once
+    // young collections promoted enough since the last cycle and the heap
+    // grew enough since the last full collection; as soon as the heap grew
+    // enough when the next cycle must be a full one (the last survivor
+    // cycle left the heap above the trigger, or was the last allowed).
+    Py_ssize_t limit = growth_limit(gcstate);
+    return ((gcstate->zgc_promoted > limit || gcstate->zgc_full_next)
+            && growth_since_full(gcstate) > limit) ? 2 : 0;
 }
 
 // Process-wide, as the OS's refusal is: whichever interpreter's thread
@@ -345,8 +366,21 @@ _PyZgc_CollectionDone(struct _gc_runtime_state *gcstate, int generation,
                       Py_ssize_t live)
 {
     reserve_take();
-    if (generation != 0) {
+    if (generation != 0 && gcstate->zgc_stats.survivor) {
+        // A survivor cycle frees what was promoted since the last full
+        // collection and died; if the heap is still above the trigger, what
+        // it holds is old garbage it cannot find, or live growth: either
+        // way the next cycle is a full one, and starts at once.
         gcstate->zgc_promoted = 0;
+        gcstate->zgc_promoted_log.cycles++;
+        gcstate->zgc_full_next =
+            growth_since_full(gcstate) > growth_limit(gcstate)
+            || gcstate->zgc_promoted_log.cycles >= ZGC_SURVIVOR_CYCLES_MAX;
+    }
+    else if (generation != 0) {
+        gcstate->zgc_promoted = 0;
+        gcstate->zgc_full_next = 0;
+        gcstate->zgc_promoted_log.cycles = 0;
         gcstate->zgc_net_at_full =
             _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
         gcstate->zgc_live_after_full = live;

@@ -92,11 +92,23 @@ enum {
     CYCLE_LINK,
     CYCLE_PLAN,
     CYCLE_READY,
+    CYCLE_SURVIVOR,       // a survivor cycle's discovery (zgc_survivor.c)
 };
 
 // In the batch order, the first member of each component (found[] indices
-// stay below INT32_MAX / 4: worth_linking()).
+// stay below INT32_MAX / 4: worth_linking()), and the members of a
+// component a survivor cycle leaves to full collections (too large for a
+// batch: see SURVIVOR_COMPONENT_BATCHES).
 #define ORDER_FIRST ((int32_t)1 << 30)
+#define ORDER_SKIP ((int32_t)1 << 29)
+#define ORDER_INDEX (ORDER_SKIP - 1)
+
+// A survivor cycle validates no component of more than this many batches
+// (_PyZgc_BatchObjects()): its candidates include live objects, and a
+// large live structure promoted recently (one a program just built) is one
+// component, which would be one long pause; it leaves the promoted log,
+// and full collections, which mark it, never validate it.
+#define SURVIVOR_COMPONENT_BATCHES 2
 
 // While the plan runs, a component's root in the forest holds ROOT_TAG
 // (the sign bit: no index is negative) with its member count, then with
@@ -105,6 +117,9 @@ enum {
 #define ROOT_TAG INT32_MIN
 #define ROOT_FRESH ((int32_t)1 << 30)
 #define ROOT_VALUE (ROOT_FRESH - 1)
+// With the place: the component is skipped (ORDER_SKIP).
+#define ROOT_SKIP ((int32_t)1 << 29)
+#define ROOT_PLACE (ROOT_SKIP - 1)
 
 // The plan's passes over found[] (see CYCLE_PLAN in cycle_work()).
 enum { PLAN_ROOTS, PLAN_COUNT, PLAN_PLACES, PLAN_WRITE };
@@ -131,6 +146,12 @@ free_later(struct _zgc_cycle *cycle, void *ptr, size_t size)
     else {
         _PyZgc_BufferFree(ptr, size);
     }
+}
+
+void
+_PyZgc_CycleFreeLater(struct _zgc_cycle *cycle, void *ptr, size_t size)
+{
+    free_later(cycle, ptr, size);
 }
 
 static int found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n);
@@ -219,6 +240,16 @@ prefault_ahead(struct _zgc_cycle *cycle, Py_ssize_t heap_objects)
                               (cycle->dir_mask + 1) * sizeof(*cycle->dir));
         break;
     }
+    case CYCLE_SURVIVOR:
+        // The filter appends to found[]; the sort's passes write both
+        // buffers anywhere: populate both whole, once.
+        _PyZgc_BufferPrefault(cycle->found, &cycle->found_touched,
+                              cycle->capfound * sizeof(PyObject *));
+        if (cycle->scratch != NULL) {
+            _PyZgc_BufferPrefault(cycle->scratch, &cycle->scratch_touched,
+                                  cycle->capscratch * sizeof(PyObject *));
+        }
+        break;
     default:
         break;
     }
@@ -282,6 +313,9 @@ cycle_reset(struct _zgc_cycle *cycle)
 static void
 cycle_free(struct _zgc_cycle *cycle)
 {
+    if (cycle->survivor) {
+        _PyZgc_SurvivorFree(cycle);
+    }
     mark_done(cycle);
     _PyZgc_PagesDone(&cycle->pages);
     _PyZgc_PageLookupDone(&cycle->released);
@@ -295,11 +329,41 @@ cycle_free(struct _zgc_cycle *cycle)
     cycle_reset(cycle);
 }
 
+static int found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n);
+
+// A survivor cycle (zgc_survivor.c): no color flip, no marking, no sweep;
+// the promoted log gives the candidates.  The colors and the young logs
+// are left as they are: what is young stays young.
+static int
+survivor_start(PyInterpreterState *interp, struct _zgc_cycle *cycle)
+{
+    struct _gc_runtime_state *gcstate = &interp->gc;
+    cycle_reset(cycle);
+    cycle->survivor = 1;
+    cycle->seq = _PyZgc_PageReleaseSeq();
+    cycle->net_at_start = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
+    cycle->use_marks = 0;
+    cycle->owner = _PyThreadState_GET();
+    cycle->color = gcstate->zgc_color;
+    cycle->phase = CYCLE_SURVIVOR;
+    adopt(ZGC_BUFFER_FOUND, (void **)&cycle->found, &cycle->capfound,
+          sizeof(*cycle->found));
+    if (_PyZgc_SurvivorStart(interp, cycle) < 0
+        || found_reserve(cycle, Py_MAX(cycle->nlog, 1)) < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
 static int
 cycle_start(PyInterpreterState *interp, struct _zgc_cycle *cycle,
             int use_marks)
 {
     struct _gc_runtime_state *gcstate = &interp->gc;
+    // It examines every object tracked now, those not in the promoted log
+    // too.
+    _PyZgc_PromotedFullStart(gcstate);
     // The colors are only trustworthy if the last full collection got as
     // far as recoloring its survivors: until this one does, they are not.
     if (gcstate->zgc_colors_stale) {
@@ -339,6 +403,20 @@ found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n)
 {
     return _PyZgc_BufferReserve((void **)&cycle->found, &cycle->capfound, n,
                                 sizeof(PyObject *), 8192);
+}
+
+void
+_PyZgc_CycleSwapFound(struct _zgc_cycle *cycle)
+{
+    PyObject **found = cycle->found;
+    Py_ssize_t cap = cycle->capfound;
+    size_t touched = cycle->found_touched;
+    cycle->found = cycle->scratch;
+    cycle->capfound = cycle->capscratch;
+    cycle->found_touched = cycle->scratch_touched;
+    cycle->scratch = found;
+    cycle->capscratch = cap;
+    cycle->scratch_touched = touched;
 }
 
 static int
@@ -407,6 +485,13 @@ still_candidate(struct _zgc_cycle *cycle,
     return 1;
 }
 
+int
+_PyZgc_CycleCandidate(struct _zgc_cycle *cycle,
+                      const struct _zgc_page_lookup *released, PyObject *op)
+{
+    return still_candidate(cycle, released, op);
+}
+
 /* The found objects are split into the weakly connected components of the
  * graph of references between them, so that validation can take them in
  * batches of whole components: trial deletion over any set is sound (the
@@ -444,9 +529,9 @@ still_candidate(struct _zgc_cycle *cycle,
 // A run gets a block map if it is at most this many entries per member.
 #define MAP_PER_MEMBER 4
 
-static int
-add_run(struct _zgc_cycle *cycle, const struct _zgc_page_ref *ref,
-        Py_ssize_t first)
+int
+_PyZgc_CycleAddRun(struct _zgc_cycle *cycle, const struct _zgc_page_ref *ref,
+                   Py_ssize_t first)
 {
     if (cycle->nruns == cycle->capruns) {
         Py_ssize_t cap = cycle->capruns ? cycle->capruns * 2 : 256;
@@ -706,6 +791,22 @@ past(PyTime_t deadline)
     return now >= deadline;
 }
 
+// found[] is complete, in address order with a run per page: link it
+// into components if it is more than a batch and the cycle runs in slices.
+static int
+found_complete(struct _zgc_cycle *cycle, PyTime_t deadline)
+{
+    cycle->phase = CYCLE_READY;
+    if (deadline && worth_linking(cycle)) {
+        // Sliced: link the found objects, to validate them in batches.
+        if (index_start(cycle) < 0) {
+            return -1;
+        }
+        cycle->phase = CYCLE_INDEX;
+    }
+    return 0;
+}
+
 // One slice of work until `deadline` (none if 0).  1: the cycle is
 // ready; 0: more to do; -1: out of memory.
 static int
@@ -779,20 +880,24 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
                 return -1;
             }
             if (cycle->nfound > before
-                && add_run(cycle, ref, before) < 0)
+                && _PyZgc_CycleAddRun(cycle, ref, before) < 0)
             {
                 return -1;
             }
             cycle->pages.next++;
         }
         _PyZgc_PagesDone(&cycle->pages);
-        cycle->phase = CYCLE_READY;
-        if (deadline && worth_linking(cycle)) {
-            // Sliced: link the found objects, to validate them in batches.
-            if (index_start(cycle) < 0) {
-                return -1;
-            }
-            cycle->phase = CYCLE_INDEX;
+        if (found_complete(cycle, deadline) < 0) {
+            return -1;
+        }
+    }
+    if (cycle->phase == CYCLE_SURVIVOR) {
+        int done = _PyZgc_SurvivorWork(cycle, released, deadline);
+        if (done <= 0) {
+            return done;
+        }
+        if (found_complete(cycle, deadline) < 0) {
+            return -1;
         }
     }
     if (cycle->phase == CYCLE_INDEX) {
@@ -879,7 +984,12 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
             }
             case PLAN_PLACES:
                 if (v < 0) {
-                    parent[i] = ROOT_TAG | ROOT_FRESH
+                    int32_t skip =
+                        (cycle->survivor
+                         && (v & ROOT_VALUE) > SURVIVOR_COMPONENT_BATCHES
+                                               * _PyZgc_BatchObjects())
+                        ? ROOT_SKIP : 0;
+                    parent[i] = ROOT_TAG | ROOT_FRESH | skip
                                 | (int32_t)cycle->plan_place;
                     cycle->plan_place += v & ROOT_VALUE;
                 }
@@ -887,10 +997,11 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
             default: {
                 int32_t r = v < 0 ? i : v;
                 int32_t w = parent[r];
-                int32_t place = w & ROOT_VALUE;
-                parent[r] = ROOT_TAG | (place + 1);
-                cycle->order[place] = (w & ROOT_FRESH) ? (i | ORDER_FIRST)
-                                                       : i;
+                int32_t place = w & ROOT_PLACE;
+                parent[r] = ROOT_TAG | (w & ROOT_SKIP) | (place + 1);
+                cycle->order[place] = i
+                                      | ((w & ROOT_FRESH) ? ORDER_FIRST : 0)
+                                      | ((w & ROOT_SKIP) ? ORDER_SKIP : 0);
                 break;
             }
             }
@@ -902,7 +1013,7 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
         char *seen = PyMem_RawCalloc(cycle->nfound + 1, 1);
         if (seen != NULL) {
             for (Py_ssize_t k = 0; k < cycle->nfound; k++) {
-                int32_t e = cycle->order[k] & ~ORDER_FIRST;
+                int32_t e = cycle->order[k] & ORDER_INDEX;
                 assert(e >= 0 && e < cycle->nfound && !seen[e]);
                 assert(k > 0 || (cycle->order[k] & ORDER_FIRST));
                 seen[e] = 1;
@@ -920,8 +1031,29 @@ cycle_work(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
     return 1;
 }
 
+// The page releases the cycle needs: since its start, and for a survivor
+// cycle since its oldest promoted-log entry.
+static uint64_t
+lookup_since(const struct _zgc_cycle *cycle)
+{
+    return cycle->survivor ? Py_MIN(cycle->floor, cycle->seq) : cycle->seq;
+}
+
+// Out of memory: a survivor cycle loses the promoted log it took, so the
+// next cycle is a full one; a full cycle leaves the colors stale
+// (cycle_start).
+static void
+cycle_abandon(PyInterpreterState *interp, struct _zgc_cycle *cycle)
+{
+    if (cycle->survivor) {
+        interp->gc.zgc_promoted_log.lost = 1;
+    }
+    cycle_free(cycle);
+}
+
 int
-_PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget)
+_PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget,
+                 int automatic)
 {
     assert(interp->stoptheworld.world_stopped);
     struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
@@ -931,19 +1063,22 @@ _PyZgc_CycleStep(PyInterpreterState *interp, PyTime_t budget)
         deadline += budget;
     }
     if (cycle->phase == CYCLE_IDLE) {
-        if (cycle_start(interp, cycle, 1) < 0) {
-            cycle_free(cycle);
+        int err = automatic && _PyZgc_SurvivorDue(&interp->gc)
+                  ? survivor_start(interp, cycle)
+                  : cycle_start(interp, cycle, 1);
+        if (err < 0) {
+            cycle_abandon(interp, cycle);
             return -1;
         }
     }
     cycle->slices++;
-    if (_PyZgc_PageLookupRefresh(&cycle->released, cycle->seq) < 0) {
-        cycle_free(cycle);
+    if (_PyZgc_PageLookupRefresh(&cycle->released, lookup_since(cycle)) < 0) {
+        cycle_abandon(interp, cycle);
         return -1;
     }
     int done = cycle_work(cycle, &cycle->released, deadline);
     if (done < 0) {
-        cycle_free(cycle);
+        cycle_abandon(interp, cycle);
     }
     return done;
 }
@@ -953,6 +1088,18 @@ _PyZgc_CycleProgress(PyInterpreterState *interp)
 {
     struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
     return cycle->mark.marked + cycle->objects;
+}
+
+// Add found[i] to the set; a survivor cycle's with its age, so that the
+// validation logs it again, one survivor cycle older (zgc_survivor.c).
+static int
+take(struct _zgc_cycle *cycle, struct _zgc_candidates *set, PyObject *op,
+     Py_ssize_t i)
+{
+    if (cycle->ages != NULL) {
+        return _PyZgc_CandidateAddAged(set, op, cycle->ages[i]);
+    }
+    return _PyZgc_CandidateAdd(set, op);
 }
 
 // Add to `set` the next batch of found objects that are still candidates:
@@ -966,7 +1113,7 @@ take_batch(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
         for (Py_ssize_t i = 0; i < cycle->nfound; i++) {
             PyObject *op = cycle->found[i];
             if (still_candidate(cycle, released, op)
-                && _PyZgc_CandidateAdd(set, op) < 0) {
+                && take(cycle, set, op, i) < 0) {
                 return -1;
             }
         }
@@ -981,14 +1128,24 @@ take_batch(struct _zgc_cycle *cycle, const struct _zgc_page_lookup *released,
     // The plan ordered every found object (cycle->batched).
     while (cycle->cursor < cycle->nfound) {
         int32_t e = order[cycle->cursor];
+        if (e & ORDER_SKIP) {
+            // Not taken (nor logged again): a batch may stop anywhere in
+            // it, after as many skips as it would have taken members.
+            if (taken >= target) {
+                break;
+            }
+            cycle->cursor++;
+            taken++;
+            continue;
+        }
         if ((e & ORDER_FIRST) && taken >= target) {
             break;
         }
         cycle->cursor++;
         taken++;
-        PyObject *op = cycle->found[e & ~ORDER_FIRST];
+        PyObject *op = cycle->found[e & ORDER_INDEX];
         if (still_candidate(cycle, released, op)
-            && _PyZgc_CandidateAdd(set, op) < 0) {
+            && take(cycle, set, op, e & ORDER_INDEX) < 0) {
             return -1;
         }
     }
@@ -1017,28 +1174,37 @@ _PyZgc_FullBatch(PyInterpreterState *interp, struct _zgc_candidates *set,
     if (cycle->phase == CYCLE_IDLE) {
         // No slices ran: the whole discovery in this pause.
         if (cycle_start(interp, cycle, use_marks) < 0) {
-            cycle_free(cycle);
+            cycle_abandon(interp, cycle);
             return -1;
         }
     }
-    if (_PyZgc_PageLookupRefresh(&cycle->released, cycle->seq) < 0) {
-        cycle_free(cycle);
+    if (_PyZgc_PageLookupRefresh(&cycle->released, lookup_since(cycle)) < 0) {
+        cycle_abandon(interp, cycle);
         return -1;
     }
     const struct _zgc_page_lookup *released = &cycle->released;
     if (cycle_work(cycle, released, 0) < 0) {
-        cycle_free(cycle);
+        cycle_abandon(interp, cycle);
         return -1;
     }
     assert(cycle->phase == CYCLE_READY);
     *objects = cycle->objects;
     *marked = cycle->mark.marked;
+    if (cycle->survivor) {
+        // No sweep counted the heap: the GC objects allocated less those
+        // freed stand in for it (upstream's long_lived_total, from which
+        // the host takes the garbage off).
+        *objects = Py_MAX(0, _Py_atomic_load_ssize_relaxed(
+                                 &interp->gc.zgc_net_objects));
+        *marked = 0;
+    }
+    interp->gc.zgc_stats.survivor = cycle->survivor;
 
     cycle->net_at_batch =
         _Py_atomic_load_ssize_relaxed(&interp->gc.zgc_net_objects);
     int more = take_batch(cycle, released, set);
     if (more < 0) {
-        cycle_free(cycle);
+        cycle_abandon(interp, cycle);
         return -1;
     }
     cycle->batches++;
@@ -1047,14 +1213,17 @@ _PyZgc_FullBatch(PyInterpreterState *interp, struct _zgc_candidates *set,
             // The young set joins this batch (a young collection cannot
             // run between batches: its callbacks would nest in ours).
             if (_PyZgc_YoungGatherColor(interp, set, cycle->color) < 0) {
-                cycle_free(cycle);
+                cycle_abandon(interp, cycle);
                 return -1;
             }
         }
         return 1;
     }
     int err = 0;
-    if (cycle->slices > 0) {
+    if (cycle->survivor) {
+        // It took nothing from the young logs: what is young stays young.
+    }
+    else if (cycle->slices > 0) {
         // What was tracked during the cycle stays young, for the next young
         // collection: it has the cycle's color, and may be a lot.
         _PyZgc_YoungCycleEnd(interp, cycle->seq);
@@ -1074,7 +1243,7 @@ _PyZgc_CycleAbandon(PyInterpreterState *interp)
     if (cycle->phase != CYCLE_IDLE) {
         // zgc_colors_stale is still set (cycle_start): the next full
         // collection runs without marks.
-        cycle_free(cycle);
+        cycle_abandon(interp, cycle);
     }
 }
 
@@ -1082,7 +1251,18 @@ void
 _PyZgc_FullDone(PyInterpreterState *interp)
 {
     assert(interp->stoptheworld.world_stopped);
-    interp->gc.zgc_colors_stale = 0;
+    // A survivor cycle recolors only its candidates: stale colors stay
+    // stale (it does not run while they are, zgc_survivor.c).
+    if (!interp->gc.zgc_stats.survivor) {
+        interp->gc.zgc_colors_stale = 0;
+    }
+}
+
+int
+_PyZgc_CycleSurvivor(PyInterpreterState *interp)
+{
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    return cycle->phase != CYCLE_IDLE && cycle->survivor;
 }
 
 int
@@ -1126,8 +1306,13 @@ _PyZgc_CycleReady(PyInterpreterState *interp)
 uint64_t
 _PyZgc_CycleFloor(PyInterpreterState *interp)
 {
+    // ... and the oldest entry of the promoted log (zgc_survivor.c).
     struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
-    return cycle->phase != CYCLE_IDLE ? cycle->seq : UINT64_MAX;
+    uint64_t floor = _PyZgc_PromotedFloor(&interp->gc);
+    if (cycle->phase != CYCLE_IDLE && lookup_since(cycle) < floor) {
+        floor = lookup_since(cycle);
+    }
+    return floor;
 }
 
 void

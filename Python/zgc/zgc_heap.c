@@ -109,6 +109,10 @@ _PyZgc_Init(PyInterpreterState *interp)
     if (_PyStatus_EXCEPTION(status)) {
         return status;
     }
+    status = _PyZgc_SurvivorInit(interp);
+    if (_PyStatus_EXCEPTION(status)) {
+        return status;
+    }
     return _PyZgc_LogInit(interp);
 }
 

@@ -151,6 +151,24 @@ _PyZgc_PagesSnapshot(PyInterpreterState *interp,
     return err;
 }
 
+void
+_PyZgc_PageOf(PyObject *op, struct _zgc_page_ref *ref)
+{
+    // As _PyZgc_PagesSnapshot(): the header's offset in a block depends on
+    // the debug allocator and on the heap (GC_PRE: two more words).
+    mi_page_t *page = _mi_ptr_page(op);
+    uint8_t offset = _PyMem_DebugEnabled() ? 2 * sizeof(size_t) : 0;
+    if (page->tag == _Py_MIMALLOC_HEAP_GC_PRE) {
+        offset += 2 * sizeof(PyObject *);
+    }
+    *ref = (struct _zgc_page_ref){
+        .page = page,
+        .start = _mi_page_start(_mi_page_segment(page), page, NULL),
+        .block_size = mi_page_block_size(page),
+        .offset = offset,
+    };
+}
+
 struct visit_args {
     uint8_t offset;
     gcvisitobjects_t visit;

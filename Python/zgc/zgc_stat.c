@@ -60,6 +60,9 @@ _PyZgc_KindName(const struct _zgc_collection_stats *s)
     if (s->fallback) {
         return "fallback";
     }
+    if (s->survivor) {
+        return "survivor";
+    }
     return s->slices > 0 ? "incremental" : "full";
 }
 

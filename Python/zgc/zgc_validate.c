@@ -101,6 +101,27 @@ _PyZgc_CandidateAdd(struct _zgc_candidates *set, PyObject *op)
     return 0;
 }
 
+int
+_PyZgc_CandidateAddAged(struct _zgc_candidates *set, PyObject *op,
+                        uint8_t age)
+{
+    assert(set->naged == set->len);
+    if (_PyZgc_CandidateAdd(set, op) < 0) {
+        return -1;
+    }
+    if (set->naged == set->capages) {
+        // As large as items[]: it grows as items[] does.
+        uint8_t *ages = PyMem_RawRealloc(set->ages, set->cap);
+        if (ages == NULL) {
+            return -1;      // the member stays, unaged (the caller aborts)
+        }
+        set->ages = ages;
+        set->capages = set->cap;
+    }
+    set->ages[set->naged++] = age;
+    return 0;
+}
+
 void
 _PyZgc_TrashAdd(PyInterpreterState *interp, PyObject *op)
 {
@@ -266,17 +287,25 @@ static void
 release(struct _zgc_candidates *set)
 {
     PyMem_RawFree(set->items);
-    set->items = NULL;
-    set->len = 0;
-    set->cap = 0;
+    PyMem_RawFree(set->ages);
+    *set = (struct _zgc_candidates){0};
 }
 
 Py_ssize_t
 _PyZgc_ValidateScan(struct _zgc_candidates *set, _PyZgc_ScanFunc scan,
                     void *arg)
 {
-    uint8_t color = _PyInterpreterState_GET()->gc.zgc_color;
+    struct _gc_runtime_state *gcstate = &_PyInterpreterState_GET()->gc;
+    uint8_t color = gcstate->zgc_color;
     Py_ssize_t survivors = 0;
+    // Survivors are old from now on: they go to the promoted log, a
+    // survivor cycle's candidates (zgc_survivor.c), with this pause's
+    // page-release sequence number, as the young log does; one older than
+    // _PyZgc_PROMOTED_AGE_MAX survivor cycles is long-lived, and left to
+    // full collections.
+    struct _zgc_promoted *promoted = &gcstate->zgc_promoted_log;
+    int log = _PyZgc_PromotedRoom(gcstate, set->len);
+    uint64_t seq = _PyZgc_PageReleaseSeq();
     for (Py_ssize_t i = 0; i < set->len; i++) {
         PyObject *op = set->items[i];
         int survives = !is_candidate(op);
@@ -291,7 +320,15 @@ _PyZgc_ValidateScan(struct _zgc_candidates *set, _PyZgc_ScanFunc scan,
             if (PyTuple_CheckExact(op)) {
                 _PyTuple_MaybeUntrack(op);
             }
-            survivors += _PyObject_GC_IS_TRACKED(op);
+            if (_PyObject_GC_IS_TRACKED(op)) {
+                survivors++;
+                uintptr_t age = i < set->naged ? set->ages[i] + 1u : 0;
+                if (log && age <= _PyZgc_PROMOTED_AGE_MAX) {
+                    promoted->items[promoted->len++] =
+                        (struct _zgc_young_entry){
+                            (PyObject *)((uintptr_t)op | age), seq };
+                }
+            }
         }
     }
     release(set);

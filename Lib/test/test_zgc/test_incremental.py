@@ -1167,7 +1167,8 @@ class DetachedCycleTests(unittest.TestCase):
         self.assertTrue(stops, "no automatic full collection completed")
         t_stop, info = stops[0]
         t_start = starts[0][0]
-        self.assertEqual(info["kind"], "incremental")
+        # A survivor cycle (zgc_survivor.c) runs detached as well.
+        self.assertIn(info["kind"], ("incremental", "survivor"))
         self.assertGreater(info["pause_count"], 2)
         began = t_stop - info["duration"]
         # This thread ran the slices, and went on with its loop between
@@ -1222,9 +1223,12 @@ class DetachedCycleTests(unittest.TestCase):
         full = [e for e in events if e[1] == 2]
         # The detached cycle's collection, then gc.collect()'s own, each a
         # start/stop pair; the count is theirs and that of the young
-        # collections run between the slices of the second.
-        self.assertEqual([e[0] for e in full],
-                         ["start", "stop", "start", "stop"])
+        # collections run between the slices of the second.  (A detached
+        # survivor cycle is abandoned instead: one pair.  test_survivor
+        # runs both cases in children with the kind known.)
+        self.assertIn([e[0] for e in full],
+                      (["start", "stop", "start", "stop"],
+                       ["start", "stop"]))
         self.assertEqual(collected,
                          sum(e[2] for e in events if e[0] == "stop"))
         check_graph(self, live[:100])

@@ -1,0 +1,200 @@
+"""Survivor cycles (Python/zgc/zgc_survivor.c): automatic cycles whose
+candidates are the objects that survived validation since the last full
+collection (the promoted log), instead of what marking leaves unmarked."""
+import sysconfig
+import unittest
+from test.support import script_helper
+
+ZGC = sysconfig.get_config_var("Py_ZGC") == 1
+
+# Garbage that outlives young collections: rings of nodes that stay
+# referenced from a queue for a while, then are dropped.  Prints the kinds
+# of the automatic cycles, how many of the dropped rings are still alive,
+# and how many there were.
+CHURN = r"""if 1:
+    import collections, gc, sys, weakref
+
+    class Node:
+        pass
+
+    kinds = collections.Counter()
+    def record(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            kinds[info["kind"]] += 1
+    gc.callbacks.append(record)
+
+    live = [Node() for _ in range(100_000)]
+    for i, node in enumerate(live):
+        node.next = live[(i * 7919) % len(live)]
+    gc.collect()
+
+    queue = collections.deque()
+    dropped = []
+    for i in range(int(sys.argv[1])):
+        ring = [Node() for _ in range(8)]
+        for k, node in enumerate(ring):
+            node.next = ring[k - 1]
+            node.payload = {"k": k}
+        queue.append(ring[0])
+        if len(queue) > 5_000:
+            old = queue.popleft()
+            if i % 97 == 0:
+                dropped.append(weakref.ref(old))
+        del ring, node
+    alive = sum(r() is not None for r in dropped[:len(dropped) // 2])
+    print(kinds["survivor"], kinds["incremental"], alive, len(dropped) // 2)
+"""
+
+# Cyclic garbage made of old objects (marked by a full collection before
+# it died): survivor cycles cannot find it; a full collection must come
+# within a few cycles without gc.collect().
+OLD_GARBAGE = r"""if 1:
+    import collections, gc, weakref
+
+    class Node:
+        pass
+
+    kinds = []
+    def record(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            kinds.append(info["kind"])
+    gc.callbacks.append(record)
+
+    old = [Node() for _ in range(50_000)]
+    for i, node in enumerate(old):
+        node.next = old[i - 1]
+    gc.collect()
+    probe = weakref.ref(old[0])
+    del old, node
+
+    queue = collections.deque()
+    for i in range(3_000_000):
+        ring = [Node(), Node()]
+        ring[0].next = ring[1]
+        ring[1].next = ring[0]
+        queue.append(ring)
+        if len(queue) > 5_000:
+            queue.popleft()
+        if probe() is None:
+            break
+    print(probe() is None, " ".join(kinds))
+"""
+
+
+# gc.collect() while an automatic cycle is detached: an incremental one is
+# completed (one collection) before gc.collect()'s own; a survivor one is
+# abandoned (gc.collect()'s full collection finds all it would have).
+# Prints the phases and kinds of the full collections' callbacks, and
+# whether the counts add up.
+DETACHED = r"""if 1:
+    import gc, weakref
+
+    class Node:
+        def __init__(self, i):
+            self.i = i
+            self.next = None
+
+    live = [Node(i) for i in range(200_000)]
+    for i, node in enumerate(live):
+        node.next = live[(i * 7 + 1) % len(live)]
+    gc.collect()
+
+    def full_totals():
+        stats = gc.get_stats()[2]
+        return stats["collections"], stats["pause_count"]
+
+    keep = []
+    collections, pauses = full_totals()
+    for _ in range(4000):
+        keep.extend(Node(i) for i in range(200))
+        now_collections, now_pauses = full_totals()
+        if now_collections != collections:
+            collections, pauses = now_collections, now_pauses
+        elif now_pauses > pauses:
+            break
+    else:
+        raise SystemExit("no detached cycle")
+    a = Node(0)
+    a.next = a
+    wr = weakref.ref(a)
+    del a
+    events = []
+    gc.callbacks.append(lambda phase, info: events.append(
+        (phase, info["generation"], info.get("kind"), info.get("collected"))))
+    collected = gc.collect()
+    gc.callbacks.pop()
+    full = [e[0] if e[0] == "start" else f"stop:{e[2]}"
+            for e in events if e[1] == 2]
+    ok = (wr() is None
+          and collected == sum(e[3] for e in events if e[0] == "stop"))
+    print(ok, " ".join(full))
+"""
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+class SurvivorCycleTests(unittest.TestCase):
+
+    def churn(self, *args, **env):
+        rc, out, err = script_helper.assert_python_ok(
+            *args, "-c", CHURN, "400000", **env)
+        return [int(x) for x in out.split()]
+
+    def test_survivor_cycles_free_promoted_garbage(self):
+        # Automatic cycles are mostly survivor cycles, with a full one at
+        # least every few, and the rings dropped early are all freed.
+        survivor, full, alive, dropped = self.churn()
+        self.assertGreater(survivor, 0)
+        self.assertGreater(full, 0)
+        self.assertLessEqual(survivor, 4 * (full + 1))
+        self.assertGreater(dropped, 1000)
+        self.assertEqual(alive, 0)
+
+    def test_knob_turns_them_off(self):
+        survivor, full, alive, dropped = self.churn(
+            "-X", "zgc_survivor=0")
+        self.assertEqual(survivor, 0)
+        self.assertGreater(full, 0)
+        self.assertEqual(alive, 0)
+        survivor, full, alive, dropped = self.churn(PYTHONZGCSURVIVOR="0")
+        self.assertEqual(survivor, 0)
+        # -X wins over the environment.
+        survivor, full, alive, dropped = self.churn(
+            "-X", "zgc_survivor=1", PYTHONZGCSURVIVOR="0")
+        self.assertGreater(survivor, 0)
+
+    def test_invalid_knob_values(self):
+        for value in ("2", "-1", "yes", "", "01"):
+            with self.subTest(value=value):
+                rc, out, err = script_helper.assert_python_failure(
+                    "-X", f"zgc_survivor={value}", "-c", "pass")
+                self.assertIn(b"-X zgc_survivor: invalid value", err)
+        rc, out, err = script_helper.assert_python_failure(
+            "-c", "pass", PYTHONZGCSURVIVOR="on")
+        self.assertIn(b"PYTHONZGCSURVIVOR: invalid value on", err)
+        script_helper.assert_python_ok("-E", "-c", "pass",
+                                       PYTHONZGCSURVIVOR="on")
+
+    def test_collect_abandons_a_detached_survivor_cycle(self):
+        # The first automatic cycle after gc.collect() is a survivor cycle:
+        # gc.collect() runs one full collection, not two.
+        rc, out, err = script_helper.assert_python_ok("-c", DETACHED)
+        self.assertEqual(out.decode().split(),
+                         ["True", "start", "stop:incremental"])
+
+    def test_collect_completes_a_detached_incremental_cycle(self):
+        rc, out, err = script_helper.assert_python_ok(
+            "-X", "zgc_survivor=0", "-c", DETACHED)
+        self.assertEqual(out.decode().split(),
+                         ["True", "start", "stop:incremental",
+                          "start", "stop:incremental"])
+
+    def test_old_garbage_is_found_by_a_later_full_collection(self):
+        rc, out, err = script_helper.assert_python_ok("-c", OLD_GARBAGE)
+        freed, *kinds = out.decode().split()
+        self.assertEqual(freed, "True", kinds)
+        # Survivor cycles ran before the full one that freed it.
+        self.assertIn("survivor", kinds)
+
+
+if __name__ == "__main__":
+    unittest.main()
