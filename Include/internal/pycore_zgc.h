@@ -60,6 +60,7 @@ struct _zgc_collection_stats {
     Py_ssize_t candidates;        // objects trial deletion ran over
     Py_ssize_t rss_before;        // bytes, only while a GC log is open
     Py_ssize_t purged;            // bytes returned to the OS (zgc_purge.c)
+    Py_ssize_t collected;         // garbage found (with uncollectable)
 };
 
 /* Returning empty memory to the OS (zgc_purge.c). */
@@ -95,6 +96,8 @@ struct _zgc_promoted {
                                   // must be a full one
     int cycles;                   // survivor cycles since the last full
                                   // collection
+    Py_ssize_t net_at_cycle;      // zgc_net_objects when the last survivor
+                                  // cycle started
 };
 
 /* --- zgc_heap.c: release of object-heap pages --------------------------- */
@@ -411,7 +414,9 @@ struct _zgc_cycle {
     PyObject **found;             // unmarked objects the sweep saw
     Py_ssize_t nfound;
     Py_ssize_t capfound;
-    Py_ssize_t objects;           // objects the sweep saw
+    Py_ssize_t objects;           // objects the sweep saw (a survivor
+                                  // cycle: entries of its own steps)
+    Py_ssize_t steps;             // entries indexed, linked and planned
     Py_ssize_t slices;
     Py_ssize_t net_at_start;      // gcstate->zgc_net_objects at start
     // The thread whose collection runs the cycle now; NULL while the

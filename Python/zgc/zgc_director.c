@@ -99,8 +99,9 @@
 #define ZGC_CYCLE_PACE 12
 // At most this many survivor cycles (zgc_survivor.c) between two full
 // collections: garbage they cannot find (old objects, or referenced by
-// them) waits for at most this many cycles.
-#define ZGC_SURVIVOR_CYCLES_MAX 4
+// them) that does not make the heap grow past the trigger waits for at
+// most this many cycles.
+#define ZGC_SURVIVOR_CYCLES_MAX 8
 #define ZGC_FALLBACK_MAX_REQUEST ((size_t)64 << 20)
 #define ZGC_FALLBACK_INTERVAL_MS 1000
 #define ZGC_FALLBACK_RESERVE ((size_t)64 << 20)
@@ -367,15 +368,21 @@ _PyZgc_CollectionDone(struct _gc_runtime_state *gcstate, int generation,
 {
     reserve_take();
     if (generation != 0 && gcstate->zgc_stats.survivor) {
-        // A survivor cycle frees what was promoted since the last full
-        // collection and died; if the heap is still above the trigger, what
-        // it holds is old garbage it cannot find, or live growth: either
-        // way the next cycle is a full one, and starts at once.
+        // A survivor cycle frees what was promoted recently and died.  What
+        // the heap grew by since the last full collection, up to the
+        // survivor cycle's start, less what it freed, is old garbage it
+        // cannot find or live growth: past the trigger, the next cycle is
+        // a full one, and starts as soon as the heap grew enough.  (Not the
+        // growth up to now: what was allocated during the cycle is the
+        // next survivor cycle's, and counting it made every other cycle a
+        // full one in gcpause.py's churn.)
+        struct _zgc_promoted *log = &gcstate->zgc_promoted_log;
+        Py_ssize_t left = log->net_at_cycle - gcstate->zgc_net_at_full
+                          - gcstate->zgc_stats.collected;
         gcstate->zgc_promoted = 0;
-        gcstate->zgc_promoted_log.cycles++;
-        gcstate->zgc_full_next =
-            growth_since_full(gcstate) > growth_limit(gcstate)
-            || gcstate->zgc_promoted_log.cycles >= ZGC_SURVIVOR_CYCLES_MAX;
+        log->cycles++;
+        gcstate->zgc_full_next = left > growth_limit(gcstate)
+                                 || log->cycles >= ZGC_SURVIVOR_CYCLES_MAX;
     }
     else if (generation != 0) {
         gcstate->zgc_promoted = 0;

@@ -152,6 +152,7 @@ _PyZgc_StatsStop(struct _gc_runtime_state *gcstate, Py_ssize_t collected,
     PyTime_t now;
     (void)PyTime_PerfCounterRaw(&now);
     s->duration = now - s->start;
+    s->collected = collected + uncollectable;
 
     struct _zgc_generation_totals *t = &gcstate->zgc_totals[s->generation];
     _PyZgc_StatsLock(gcstate);

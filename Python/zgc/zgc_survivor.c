@@ -333,6 +333,7 @@ _PyZgc_SurvivorWork(struct _zgc_cycle *cycle,
                 return 0;
             }
             uintptr_t k = key_of(cycle, cycle->found[cycle->cursor++]);
+            cycle->objects++;
             for (int d = 0; d < cycle->digits; d++) {
                 cycle->counts[d * BUCKETS
                               + ((k >> (d * DIGIT_BITS)) & (BUCKETS - 1))]++;
@@ -379,6 +380,7 @@ _PyZgc_SurvivorWork(struct _zgc_cycle *cycle,
                 return 0;
             }
             PyObject *op = src[cycle->cursor++];
+            cycle->objects++;
             uintptr_t b = (key_of(cycle, op) >> (d * DIGIT_BITS))
                           & (BUCKETS - 1);
             dst[c[b]++] = op;

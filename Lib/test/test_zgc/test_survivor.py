@@ -145,7 +145,7 @@ class SurvivorCycleTests(unittest.TestCase):
         survivor, full, alive, dropped = self.churn()
         self.assertGreater(survivor, 0)
         self.assertGreater(full, 0)
-        self.assertLessEqual(survivor, 4 * (full + 1))
+        self.assertLessEqual(survivor, 8 * (full + 1))
         self.assertGreater(dropped, 1000)
         self.assertEqual(alive, 0)
 
