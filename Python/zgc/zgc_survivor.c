@@ -165,10 +165,25 @@ _PyZgc_PromotedRoom(struct _gc_runtime_state *gcstate, Py_ssize_t n)
     return 1;
 }
 
+// A log of more than half the heap is not worth a survivor cycle: what it
+// validates is then mostly live (a structure the program just built, whose
+// objects young collections promoted), and traversing it costs as much as
+// marking.  A full collection runs instead, and starts the log again.
+static int
+log_too_long(struct _gc_runtime_state *gcstate)
+{
+    Py_ssize_t heap = _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects);
+    return gcstate->zgc_promoted_log.len > heap / 2;
+}
+
 void
 _PyZgc_PromotedFullStart(struct _gc_runtime_state *gcstate)
 {
-    gcstate->zgc_promoted_log.lost = 0;
+    struct _zgc_promoted *log = &gcstate->zgc_promoted_log;
+    log->lost = 0;
+    if (log_too_long(gcstate)) {
+        log->len = 0;
+    }
 }
 
 uint64_t
@@ -185,7 +200,8 @@ _PyZgc_SurvivorDue(struct _gc_runtime_state *gcstate)
            && gcstate->zgc_promoted_log.len > 0
            && !gcstate->zgc_promoted_log.lost
            && !gcstate->zgc_full_next
-           && !gcstate->zgc_colors_stale;
+           && !gcstate->zgc_colors_stale
+           && !log_too_long(gcstate);
 }
 
 /* --- the survivor cycle's discovery -------------------------------------- */
