@@ -87,29 +87,53 @@ OLD_GARBAGE = r"""if 1:
 # Prints the phases and kinds of the full collections' callbacks, and
 # whether the counts add up.
 DETACHED = r"""if 1:
-    import gc, weakref
+    import collections, gc, sys, weakref
 
     class Node:
         def __init__(self, i):
             self.i = i
             self.next = None
 
+    # Frozen: no collection validates it, so it never enters the promoted
+    # log (a log of mostly live objects, more than half the heap, would
+    # make the next cycle a full one); the sweep still has its pages to
+    # visit, so that the cycle takes several slices either way.
     live = [Node(i) for i in range(200_000)]
     for i, node in enumerate(live):
         node.next = live[(i * 7 + 1) % len(live)]
+    gc.freeze()
     gc.collect()
 
     def full_totals():
         stats = gc.get_stats()[2]
         return stats["collections"], stats["pause_count"]
 
-    keep = []
-    collections, pauses = full_totals()
+    # Cycles that outlive young collections, then die: what survivor
+    # cycles are for.  Churn until two automatic cycles of the kind wanted
+    # completed in a row (survivor cycles, unless they are off: then the
+    # next is one too, unless the heap grew), then until the next cycle is
+    # under way.
+    want = ("incremental" if sys._xoptions.get("zgc_survivor") == "0"
+            else "survivor")
+    recent = collections.deque(maxlen=20_000)
+    def churn():
+        for i in range(200):
+            node = Node(i)
+            node.next = node
+            recent.append(node)
+    kinds = []
+    gc.callbacks.append(lambda phase, info: kinds.append(info["kind"])
+                        if phase == "stop" and info["generation"] == 2
+                        else None)
+    while kinds[-2:] != [want, want]:
+        churn()
+    gc.callbacks.pop()
+    collections_, pauses = full_totals()
     for _ in range(4000):
-        keep.extend(Node(i) for i in range(200))
+        churn()
         now_collections, now_pauses = full_totals()
-        if now_collections != collections:
-            collections, pauses = now_collections, now_pauses
+        if now_collections != collections_:
+            collections_, pauses = now_collections, now_pauses
         elif now_pauses > pauses:
             break
     else:
