@@ -329,8 +329,6 @@ cycle_free(struct _zgc_cycle *cycle)
     cycle_reset(cycle);
 }
 
-static int found_reserve(struct _zgc_cycle *cycle, Py_ssize_t n);
-
 // A survivor cycle (zgc_survivor.c): no color flip, no marking, no sweep;
 // the promoted log gives the candidates.  The colors and the young logs
 // are left as they are: what is young stays young.

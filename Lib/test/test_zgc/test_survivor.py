@@ -158,9 +158,9 @@ DETACHED = r"""if 1:
 @unittest.skipUnless(ZGC, "requires a --with-zgc build")
 class SurvivorCycleTests(unittest.TestCase):
 
-    def churn(self, *args, **env):
+    def churn(self, *args, iterations=400_000, **env):
         rc, out, err = script_helper.assert_python_ok(
-            *args, "-c", CHURN, "400000", **env)
+            *args, "-c", CHURN, str(iterations), **env)
         return [int(x) for x in out.split()]
 
     def test_survivor_cycles_free_promoted_garbage(self):
@@ -179,11 +179,13 @@ class SurvivorCycleTests(unittest.TestCase):
         self.assertEqual(survivor, 0)
         self.assertGreater(full, 0)
         self.assertEqual(alive, 0)
-        survivor, full, alive, dropped = self.churn(PYTHONZGCSURVIVOR="0")
+        survivor, full, alive, dropped = self.churn(
+            iterations=100_000, PYTHONZGCSURVIVOR="0")
         self.assertEqual(survivor, 0)
         # -X wins over the environment.
         survivor, full, alive, dropped = self.churn(
-            "-X", "zgc_survivor=1", PYTHONZGCSURVIVOR="0")
+            "-X", "zgc_survivor=1", iterations=100_000,
+            PYTHONZGCSURVIVOR="0")
         self.assertGreater(survivor, 0)
 
     def test_invalid_knob_values(self):
