@@ -1,9 +1,18 @@
 """Survivor cycles (Python/zgc/zgc_survivor.c): automatic cycles whose
 candidates are the objects that survived validation since the last full
 collection (the promoted log), instead of what marking leaves unmarked."""
+import collections
+import gc
+import random
 import sysconfig
+import threading
+import time
 import unittest
-from test.support import script_helper
+import weakref
+from test import support
+from test.support import script_helper, threading_helper
+from test.test_zgc.test_incremental import (
+    Node, Phoenix, build_live, check_graph)
 
 ZGC = sysconfig.get_config_var("Py_ZGC") == 1
 
@@ -220,6 +229,131 @@ class SurvivorCycleTests(unittest.TestCase):
         self.assertEqual(freed, "True", kinds)
         # Survivor cycles ran before the full one that freed it.
         self.assertIn("survivor", kinds)
+
+
+
+@unittest.skipUnless(ZGC, "requires a --with-zgc build")
+@threading_helper.requires_working_threading()
+class SurvivorStressTests(unittest.TestCase):
+    """Survivor cycles under mutators: what the cycle holds between its
+    slices are pointers from the promoted log, to objects that threads
+    free, reuse, rewire, freeze and resurrect meanwhile."""
+
+    def setUp(self):
+        self.enabled = gc.isenabled()
+        gc.enable()
+
+    def tearDown(self):
+        Phoenix.saved.clear()
+        gc.collect()
+        if not self.enabled:
+            gc.disable()
+
+    def test_threads_mutate_during_survivor_cycles(self):
+        # Four threads rewire a shared graph and make garbage that outlives
+        # young collections (rings holding live nodes, weakrefs with
+        # callbacks to ring members, finalizers that resurrect), while the
+        # main thread freezes and unfreezes the heap once, until several
+        # survivor cycles completed.  (The graph does not grow: live growth
+        # past the trigger makes the next cycle a full one.)
+        live = build_live(30_000)
+        gc.collect()
+        kinds = []
+
+        def record(phase, info):
+            if phase == "stop" and info["generation"] == 2:
+                kinds.append(info["kind"])
+
+        called = []
+        errors = []
+        stop = threading.Event()
+
+        def callback(wr):
+            # Not the weakref itself: a list of them would grow the heap
+            # (live growth past the trigger makes the next cycle a full
+            # one).
+            if not called:
+                called.append(True)
+
+        def mutate(k):
+            try:
+                rng = random.Random(k)
+                n = len(live)
+                count = 0
+                hold = []
+                # The weakrefs outlive what they refer to (a weakref that
+                # dies with its referent has no callback called).
+                refs = collections.deque(maxlen=20_000)
+                while not stop.is_set():
+                    count += 1
+                    if count % 256 == 0:
+                        # Four threads allocating flat out on two CPUs
+                        # outrun the cycles (the heap grows without bound,
+                        # see InternalDocs/zgc.md, Known limits).
+                        time.sleep(0.001)
+                    a = live[rng.randrange(n)]
+                    b = live[rng.randrange(n)]
+                    op = count % 5
+                    if op == 0:
+                        a.ref, b.ref = b.ref, a.ref
+                    elif op == 1:
+                        ring = [Node(count + i) for i in range(4)]
+                        for i, node in enumerate(ring):
+                            node.ref = ring[i - 1]
+                        ring[0].items.append(a)
+                        ring[1].table[count] = b
+                        hold.append(ring[2])
+                        if len(hold) > 3_000:
+                            del hold[:1_000]
+                    elif op == 2:
+                        c = Node(count)
+                        c.ref = c
+                        hold.append(c)
+                        refs.append(weakref.ref(c, callback))
+                    elif op == 3:
+                        p = Phoenix(count)
+                        p.ref = p
+                        p.items.append(a)
+                        hold.append(p)
+                    else:
+                        try:
+                            b.items[0] = Node(-count)
+                        except IndexError:
+                            b.items.append(Node(-count))
+                        with Phoenix.lock:
+                            if Phoenix.saved:
+                                Phoenix.saved.pop().ref = None
+            except BaseException as e:
+                errors.append(e)
+
+        gc.callbacks.append(record)
+        try:
+            threads = [threading.Thread(target=mutate, args=(k,))
+                       for k in range(4)]
+            with threading_helper.start_threads(threads):
+                deadline = time.monotonic() + support.LONG_TIMEOUT
+                frozen = False
+                while (kinds.count("survivor") < 3
+                       and time.monotonic() < deadline):
+                    time.sleep(0.05)
+                    if not frozen and kinds:
+                        # Mid-cycle, most likely: a cycle just ended, and
+                        # the next starts as soon as the heap grew enough.
+                        gc.freeze()
+                        time.sleep(0.05)
+                        gc.unfreeze()
+                        frozen = True
+                stop.set()
+        finally:
+            gc.callbacks.remove(record)
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(kinds.count("survivor"), 3, kinds)
+        self.assertTrue(called)
+        self.assertEqual(check_graph(self, live), check_graph(self, live))
+        for node in live:
+            self.assertTrue(node.valid())
+        for p in Phoenix.saved:
+            self.assertTrue(p.valid())
 
 
 if __name__ == "__main__":
