@@ -394,6 +394,7 @@ struct _zgc_found_run {
     int32_t map;                  // its block map in cycle->blockmap, or -1
     int32_t nmap;                 // entries of the map: last block + 1
     uint8_t offset;               // of the PyObject in a block
+    int32_t blocks;               // its last member's block + 1
 };
 
 struct _zgc_found_slice {

@@ -286,10 +286,13 @@ class SurvivorStressTests(unittest.TestCase):
                 refs = collections.deque(maxlen=20_000)
                 while not stop.is_set():
                     count += 1
-                    if count % 256 == 0:
+                    if count % 16 == 0:
                         # Four threads allocating flat out on two CPUs
                         # outrun the cycles (the heap grows without bound,
-                        # see InternalDocs/zgc.md, Known limits).
+                        # see InternalDocs/zgc.md, Known limits); so does a
+                        # sleep every 256 operations on a slow day, and
+                        # then the promoted log is soon longer than half
+                        # the heap and every cycle is a full one.
                         time.sleep(0.001)
                     a = live[rng.randrange(n)]
                     b = live[rng.randrange(n)]
