@@ -853,6 +853,12 @@ extern void _PyZgc_BetweenSlices(PyInterpreterState *interp);
 extern void _PyZgc_ScheduleSlice(PyInterpreterState *interp, PyTime_t now,
                                  PyTime_t duration);
 
+/* After how many allocations a thread flushes its allocation count (where
+ * it looks whether a slice is due): `normal`, or fewer while a detached
+ * cycle falls behind the mutators. */
+extern Py_ssize_t _PyZgc_FlushAfter(PyInterpreterState *interp,
+                                    Py_ssize_t normal);
+
 /* Any thread, lock-free: a detached cycle is in progress and its next
  * slice is due. */
 extern int _PyZgc_SliceDue(PyInterpreterState *interp);
