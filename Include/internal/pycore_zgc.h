@@ -426,6 +426,8 @@ struct _zgc_cycle {
     PyThreadState *owner;
     int detached;                 // owner is NULL (atomic: read by any thread)
     PyTime_t next_slice;          // detached: the next slice is due (atomic)
+    int behind;                   // detached: the last slice ended behind
+                                  // the mutators (atomic)
     // Time spent in its slices and in the young collections run since it
     // started: when both are due, the one behind goes first.
     PyTime_t slice_time;

@@ -240,12 +240,11 @@ _PyZgc_ScheduleSlice(PyInterpreterState *interp, PyTime_t now,
     Py_ssize_t growth =
         _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
         - gcstate->zgc_cycle.net_at_start;
-    PyTime_t gap = duration;
-    if (growth > 0 && growth * ZGC_CYCLE_PACE > _PyZgc_CycleProgress(interp)) {
-        gap = 0;
-    }
+    int behind = growth > 0
+                 && growth * ZGC_CYCLE_PACE > _PyZgc_CycleProgress(interp);
+    _Py_atomic_store_int_relaxed(&gcstate->zgc_cycle.behind, behind);
     _Py_atomic_store_int64_relaxed(&gcstate->zgc_cycle.next_slice,
-                                   now + gap);
+                                   behind ? now : now + duration);
 }
 
 // A detached cycle advances only at flushes (a thread's allocation count
@@ -261,21 +260,16 @@ _PyZgc_ScheduleSlice(PyInterpreterState *interp, PyTime_t now,
 // 374-381k cycles/s against 284-351k, peak RSS 207-209 against 213-225 MB,
 // with more short probe stalls, 1,294-1,326 over 0.5 ms against 716-944).
 // The flush itself is an atomic add to shared counters: every 64
-// allocations only while behind.
+// allocations only while behind.  Any thread calls this with the world
+// running: it reads only the cycle's atomics, which its last slice set
+// (_PyZgc_ScheduleSlice, in the pause), as _PyZgc_SliceDue does.
 Py_ssize_t
 _PyZgc_FlushAfter(PyInterpreterState *interp, Py_ssize_t normal)
 {
-    if (!_PyZgc_CycleDetached(interp)) {
-        return normal;
-    }
-    struct _gc_runtime_state *gcstate = &interp->gc;
-    Py_ssize_t growth =
-        _Py_atomic_load_ssize_relaxed(&gcstate->zgc_net_objects)
-        - gcstate->zgc_cycle.net_at_start;
-    if (growth > 0 && growth * ZGC_CYCLE_PACE > _PyZgc_CycleProgress(interp)) {
-        return ZGC_FLUSH_BEHIND;
-    }
-    return normal;
+    struct _zgc_cycle *cycle = &interp->gc.zgc_cycle;
+    return _PyZgc_CycleDetached(interp)
+           && _Py_atomic_load_int_relaxed(&cycle->behind)
+           ? ZGC_FLUSH_BEHIND : normal;
 }
 
 int
