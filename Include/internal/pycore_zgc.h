@@ -424,10 +424,6 @@ struct _zgc_cycle {
     // cycle is detached: automatic cycles advance a slice at a time at the
     // safe points of allocating threads (gc_free_threading.c).
     PyThreadState *owner;
-    int detached;                 // owner is NULL (atomic: read by any thread)
-    PyTime_t next_slice;          // detached: the next slice is due (atomic)
-    int behind;                   // detached: the last slice ended behind
-                                  // the mutators (atomic)
     // Time spent in its slices and in the young collections run since it
     // started: when both are due, the one behind goes first.
     PyTime_t slice_time;
@@ -479,16 +475,24 @@ struct _zgc_cycle {
     size_t scratch_touched;
     Py_ssize_t run_first;         // the open run of the runs step
     struct _zgc_page_ref run_page;
-    // Large buffers the cycle is done with, freed once the world runs again
-    // (returning tens of megabytes to the OS is not pause work).
-    struct { void *ptr; size_t size; } graveyard[8];
-    int graveyard_len;
     // Bytes of each buffer populated ahead of the slices (zgc_full.c).
     size_t found_touched;
     size_t parent_touched;
     size_t order_touched;
     size_t map_touched;
     size_t dir_touched;
+    // Read by any thread with the world running, so only ever stored
+    // atomically, resetting included: cycle_reset() zeroes the fields above
+    // `detached` with a memset and these three one by one.
+    int detached;                 // owner is NULL (atomic)
+    PyTime_t next_slice;          // detached: the next slice is due (atomic)
+    int behind;                   // detached: the last slice ended behind
+                                  // the mutators (atomic)
+    // Large buffers the cycle is done with, freed once the world runs again
+    // (returning tens of megabytes to the OS is not pause work); kept by
+    // cycle_reset().
+    struct { void *ptr; size_t size; } graveyard[8];
+    int graveyard_len;
 };
 
 /* World running, at the end of every pause of a collection: free the

@@ -301,13 +301,18 @@ static void index_free(struct _zgc_cycle *cycle);
 
 // Zero the cycle but its graveyard: buffers freed by a cycle that ended
 // (or was abandoned, after its last pause) wait there for the end of the
-// next pause, which may be the one that starts the next cycle.
+// next pause, which may be the one that starts the next cycle.  A
+// gc.collect() that abandons a detached survivor cycle resets it with the
+// world running while other threads read `detached`, `next_slice` and
+// `behind` (_PyZgc_CycleDetached(), _PyZgc_SliceDue(), _PyZgc_FlushAfter()):
+// those are stored atomically, never by the memset.
 static void
 cycle_reset(struct _zgc_cycle *cycle)
 {
-    struct _zgc_cycle kept = { .graveyard_len = cycle->graveyard_len };
-    memcpy(kept.graveyard, cycle->graveyard, sizeof(kept.graveyard));
-    *cycle = kept;
+    memset(cycle, 0, offsetof(struct _zgc_cycle, detached));
+    _Py_atomic_store_int_relaxed(&cycle->detached, 0);
+    _Py_atomic_store_int64_relaxed(&cycle->next_slice, 0);
+    _Py_atomic_store_int_relaxed(&cycle->behind, 0);
 }
 
 static void
