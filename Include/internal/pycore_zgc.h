@@ -67,6 +67,8 @@ struct _zgc_collection_stats {
 struct _zgc_purge {
     int threshold;                // the knob: percent, or -1 (never)
     Py_ssize_t high;              // most GC objects seen since the last purge
+    PyTime_t low_since;           // the heap has been below the purge level
+                                  // since then (0: it is not)
     uint64_t epoch;               // purge requests so far (atomic)
 };
 

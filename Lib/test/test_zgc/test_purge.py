@@ -167,6 +167,34 @@ class PurgeTests(unittest.TestCase):
         # -X zgc_purge=off this is above 1.0).
         self.assertLess(float(out), 0.6)
 
+    def test_automatic_purge_waits_for_the_heap_to_stay_low(self):
+        # Without gc.collect(): the heap falls (the rows without a cycle
+        # are freed by refcounting at once) and the automatic collections
+        # that follow purge only once it has stayed low for a second
+        # (ZGC_PURGE_DELAY_MS), not at the first one, which a heap that
+        # merely oscillates would refill.
+        out = self.run_script(f"""if 1:
+            def purged():
+                return sum(s.get("purged", 0) for s in gc.get_stats())
+
+            gc.collect()
+            rows = build({ROWS})
+            before = purged()
+            del rows
+            dropped = time.monotonic()
+            first = None
+            while time.monotonic() < dropped + 60:
+                for _ in range(1000):
+                    a = []
+                    a.append(a)
+                if purged() > before:
+                    first = time.monotonic() - dropped
+                    break
+            print(first)
+        """)
+        self.assertNotEqual(out.strip(), "None", "no automatic purge")
+        self.assertGreaterEqual(float(out), 0.95)
+
     def test_stats_report_purged_bytes(self):
         infos = []
 
