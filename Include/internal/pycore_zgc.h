@@ -919,6 +919,15 @@ extern int _PyZgc_SpinWhileState(PyInterpreterState *interp, int *state,
  * `evt` is set, 0 if the caller should park. */
 extern int _PyZgc_SpinUntilSet(PyInterpreterState *interp, PyEvent *evt);
 
+/* A thread found the world stopped when it tried to attach (tstate_wait_
+ * attach(), patched pystate.c); it attached, or will never (shutdown). */
+extern void _PyZgc_AttachWaitBegin(PyInterpreterState *interp);
+extern void _PyZgc_AttachWaitEnd(PyInterpreterState *interp);
+
+/* World running, before a collection's pause: give the threads that the
+ * last pause kept from attaching a bounded chance to attach first. */
+extern void _PyZgc_LetWaitersAttach(PyInterpreterState *interp);
+
 #endif  /* Py_ZGC */
 
 #ifdef __cplusplus

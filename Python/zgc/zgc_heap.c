@@ -88,6 +88,9 @@ after_fork_child(void)
         // (Set and consumed by one thread with no safe point between, so
         // it is empty here; a stale pointer could name a reused tstate.)
         _Py_atomic_store_ptr_relaxed(&gcstate->zgc_nested_young, NULL);
+        // The threads that waited to attach are gone (zgc_safepoint.c):
+        // left counted, they would delay every pause of the child.
+        _Py_atomic_store_int_relaxed(&gcstate->zgc_attach_waiters, 0);
     }
 }
 

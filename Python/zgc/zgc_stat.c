@@ -18,6 +18,7 @@
 #ifdef Py_ZGC
 
 #include "pycore_interp.h"        // struct _gc_runtime_state
+#include "pycore_pystate.h"       // _PyInterpreterState_GET()
 #include "pycore_time.h"          // PyTime_PerfCounterRaw()
 #include "pycore_zgc.h"
 
@@ -84,6 +85,8 @@ _PyZgc_Progress(void)
 void
 _PyZgc_PauseBegin(struct _gc_runtime_state *gcstate)
 {
+    // Not part of the pause: the world still runs (zgc_safepoint.c).
+    _PyZgc_LetWaitersAttach(_PyInterpreterState_GET());
     (void)PyTime_PerfCounterRaw(&gcstate->zgc_stats.pause_start);
 }
 
